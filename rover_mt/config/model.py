@@ -116,7 +116,9 @@ class Config:
         group=SERVER, choices=("auto", "h11", "httptools"),
     )
     reload: bool = _setting(
-        False, "Watch `*.lua` files under the app's folder and swap in the new app on change, without dropping connections.",
+        False,
+        "Watch `*.lua` files under the app's folder and swap in the new app on change, without dropping "
+        "connections.",
         group=SERVER,
     )
 
@@ -133,7 +135,9 @@ class Config:
         group=QUEUE, min=1, max=1_000_000,
     )
     backpressure: str = _setting(
-        "block", "When the queue is full: `block` waits up to `backpressure_timeout_ms` for room, then sheds; `shed` answers 503 at once.",
+        "block",
+        "When the queue is full: `block` waits up to `backpressure_timeout_ms` for room, then sheds; "
+        "`shed` answers 503 at once.",
         group=QUEUE, choices=("block", "shed"),
     )
     backpressure_timeout_ms: int = _setting(
@@ -147,10 +151,14 @@ class Config:
 
     # --- Timeouts -----------------------------------------------------------
     handler_timeout: float = _timeout(
-        30.0, "Request deadline; past it the client gets 504 and, on `lua54`, the handler is interrupted.", max=86_400.0,
+        30.0,
+        "Request deadline; past it the client gets 504 and, on `lua54`, the handler is interrupted.",
+        max=86_400.0,
     )
     graceful_timeout: float = _timeout(
-        30.0, "On stop, how long in-flight and queued requests may take before the server exits anyway. `0` stops at once.",
+        30.0,
+        "On stop, how long in-flight and queued requests may take before the server exits anyway. `0` stops "
+        "at once.",
         allow_zero=True,
     )
     keepalive_timeout: float = _timeout(5.0, "Idle keep-alive connections are closed after this long.")
@@ -195,11 +203,15 @@ class Config:
         "faster, but no memory limit and compiled loops cannot be interrupted (a stuck worker is replaced instead). "
         "Also accepted: `lua5.4`, `5.4`, `jit`.",
         group=LUA, choices=("lua54", "luajit"),
-        aliases={"lua5.4": "lua54", "5.4": "lua54", "54": "lua54", "jit": "luajit", "luajit2.1": "luajit", "luajit21": "luajit"},
+        aliases={
+            "lua5.4": "lua54", "5.4": "lua54", "54": "lua54",
+            "jit": "luajit", "luajit2.1": "luajit", "luajit21": "luajit",
+        },
     )
     lua_memory_limit: int = _setting(
         256 * MIB,
-        "Memory cap of each worker's Lua runtime (`lua54` only; ignored by `luajit`). `0` means no limit; otherwise at least 1 MiB.",
+        "Memory cap of each worker's Lua runtime (`lua54` only; ignored by `luajit`). `0` means no limit; "
+        "otherwise at least 1 MiB.",
         group=LUA, unit="bytes", min=0, max=1024 * GIB, check=checks.memory_limit,
     )
 
@@ -214,13 +226,17 @@ class Config:
     )
     access_log: bool = _setting(True, "Log one line per request.", group=LOGGING)
     log_sample_rate: float = _setting(
-        1.0, "Fraction of access-log and info records kept, decided per record. `0` keeps only warnings and errors, which are never dropped.",
+        1.0,
+        "Fraction of access-log and info records kept, decided per record. `0` keeps only warnings and "
+        "errors, which are never dropped.",
         group=LOGGING, min=0.0, max=1.0,
     )
 
     # --- Errors and built-in endpoints --------------------------------------
     expose_errors: bool = _setting(
-        True, "Send the Lua error message in 500 bodies; when off they say `Internal Server Error` (the log has the details either way).",
+        True,
+        "Send the Lua error message in 500 bodies; when off they say `Internal Server Error` (the log has "
+        "the details either way).",
         group=ENDPOINTS,
     )
     docs: bool = _setting(True, "Serve the OpenAPI document and the offline docs page.", group=ENDPOINTS)
@@ -229,7 +245,9 @@ class Config:
     metrics: bool = _setting(True, "Serve Prometheus metrics.", group=ENDPOINTS)
     metrics_path: str = _path("/metrics", "Path of the Prometheus metrics.")
     health_path: str = _path("/health", "Path of the liveness check (200 while the process runs).")
-    ready_path: str = _path("/ready", "Path of the readiness check (503 while the app is not loaded or too many workers are stuck).")
+    ready_path: str = _path(
+        "/ready", "Path of the readiness check (503 while the app is not loaded or too many workers are stuck)."
+    )
 
     # --- Proxies ------------------------------------------------------------
     proxy_headers: bool = _setting(
@@ -237,7 +255,9 @@ class Config:
         group=PROXY,
     )
     forwarded_allow_ips: str = _setting(
-        "127.0.0.1", "Trusted proxies for `proxy_headers`: comma list of IP addresses or networks (`10.0.0.0/8`), or `*` for any.",
+        "127.0.0.1",
+        "Trusted proxies for `proxy_headers`: comma list of IP addresses or networks (`10.0.0.0/8`), "
+        "or `*` for any.",
         group=PROXY, check=checks.ip_list, allowed_doc="IP addresses or networks, comma-separated, or `*`",
     )
 

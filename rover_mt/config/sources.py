@@ -65,7 +65,7 @@ def resolve_values(
 
     if app:
         label = app_label(app_source)
-        check_app_options(settings, app, source=app_source or "rover.server{}")
+        check_app_options(settings, app, source=app_source or "the app")
         for name, raw in app.items():
             values[name] = coerce(by_name[name], raw, label)
             origins[name] = label
