@@ -1,0 +1,47 @@
+"""Byte-level grammar of an HTTP/1.1 request head (RFC 9110 / RFC 9112), as compiled regexes.
+
+Every backend is checked against these same patterns, so what counts as valid syntax
+is decided in one place rather than by whichever parser library happens to be loaded.
+The patterns are deliberately stricter than the RFC's "be lenient" suggestions: no
+obs-fold, no bare CR or LF, no whitespace before the colon, no control bytes in values.
+"""
+
+from __future__ import annotations
+
+import re
+
+# RFC 9110 5.6.2 tchar, used for methods, field names and chunk extension names.
+TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+
+# A visible byte or obs-text: what a field value may contain besides SP and HTAB.
+_FIELD_VCHAR = rb"[\x21-\x7e\x80-\xff]"
+
+# request-line = method SP request-target SP HTTP-version CRLF.  The version accepts
+# any digit pair so that "HTTP/2.0" is recognised (and answered 505) rather than
+# lumped in with garbage (400).  The target is any run of visible ASCII; which forms
+# are acceptable is decided later (see head_meaning).
+REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9]\.[0-9])\r\n")
+
+# field-line = field-name ":" OWS field-value OWS CRLF.  The value group excludes the
+# surrounding OWS; possessive quantifiers keep the match linear on long values.
+_FIELD_LINE = (
+    rb"(" + TOKEN + rb"):[ \t]*+"
+    rb"(" + _FIELD_VCHAR + rb"++(?:[ \t]++" + _FIELD_VCHAR + rb"++)*+)?[ \t]*+\r\n"
+)
+FIELD_LINE = re.compile(_FIELD_LINE)
+
+# The header block after the request line: field lines, then the empty line.
+FIELD_BLOCK = re.compile(rb"(?:" + _FIELD_LINE + rb")*\r\n")
+
+# Chunk size line (RFC 9112 7.1) without whitespace anywhere, which is stricter than
+# the RFC's BWS but matches what real clients send and what both backends accept.
+_QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+CHUNK_LINE = re.compile(
+    rb"([0-9A-Fa-f]+)(?:;" + TOKEN + rb"(?:=(?:" + TOKEN + rb"|" + _QUOTED_STRING + rb"))?)*\r\n"
+)
+
+# Host = uri-host [ ":" port ]: reg-name / IPv4 / IP-literal characters only.
+HOST_VALUE = re.compile(rb"(?:\[[0-9A-Fa-f:.vV]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]*)(?::[0-9]*)?")
+
+# absolute-form target "http://authority/path?query": only the path and query are kept.
+ABSOLUTE_TARGET = re.compile(rb"[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+(.*)")
