@@ -11,6 +11,8 @@ from rover_mt.observe.labels import (
     OVERFLOW_ROUTE,
     UNMATCHED_ROUTE,
 )
+from rover_mt.observe.log_levels import parse_log_format, parse_log_level, validate_sample_rate
+from rover_mt.observe.logger import Logger
 from rover_mt.observe.metrics import Metrics
 from rover_mt.observe.metrics_shard import MetricsShard
 
@@ -21,6 +23,10 @@ __all__ = [
     "OTHER_METHOD",
     "OVERFLOW_ROUTE",
     "UNMATCHED_ROUTE",
+    "parse_log_format",
+    "parse_log_level",
+    "validate_sample_rate",
+    "Logger",
     "Metrics",
     "MetricsShard",
 ]
