@@ -21,7 +21,13 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from rover_mt.observe.log_format import Timestamps, format_json, format_text
+from rover_mt.observe.log_format import (
+    Timestamps,
+    format_access_json,
+    format_access_text,
+    format_json,
+    format_text,
+)
 from rover_mt.observe.log_levels import (
     DEBUG,
     ERROR,
@@ -64,7 +70,9 @@ class Logger:
             raise ValueError(f"log buffer_size must be a positive integer, got {buffer_size!r}")
         self.access_log = access_log
         self._random = rng or random.random
-        self._format_line = format_json if self.format == "json" else format_text
+        json = self.format == "json"
+        self._format_line = format_json if json else format_text
+        self._format_access = format_access_json if json else format_access_text
         self._timestamps = Timestamps()
         # Warnings and errors get a tenth more room than access/info lines.
         reserve = max(16, buffer_size // 10)
@@ -110,17 +118,10 @@ class Logger:
         rate = self.sample_rate
         if rate < 1.0 and self._random() >= rate:
             return
-        fields = {
-            "method": method,
-            "path": path,
-            "route": route,
-            "status": status,
-            "bytes": bytes_sent,
-            "duration_ms": round(duration_s * 1000.0, 3),
-            "request_id": request_id,
-            "client_ip": client_ip,
-        }
-        self._writer.offer(self._format_line(self._timestamps.now(), INFO, "access", fields), False)
+        line = self._format_access(
+            self._timestamps.now(), method, path, route, status, bytes_sent, duration_s, request_id, client_ip
+        )
+        self._writer.offer(line, False)
 
     def _emit(self, level: int, msg: str, fields: dict[str, Any]) -> None:
         if level < self._level:
