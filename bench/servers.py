@@ -33,16 +33,24 @@ class ServerStartError(RuntimeError):
     """A server did not come up (missing tool, crash, or no answer in time)."""
 
 
+# Settings every rover-mt entry gets: no logging, so it does no more I/O than the peers.
+ROVER_BASE_SETTINGS: dict[str, object] = {"log_level": "nope", "access_log": False}
+
+
 def rover_mt_command(port: int, settings: dict[str, object]) -> list[str]:
     """The one place that knows rover-mt's command line.
 
-    `settings` are rover-mt setting names (SPEC 14), passed as `--name value`
-    flags with dashes for underscores.
+    `settings` are rover-mt setting names (SPEC 14), passed as flags with
+    dashes for underscores: `--name value`, and `--name` / `--no-name` for
+    booleans.
     """
-    argv = [sys.executable, "-m", "rover_mt", "serve", str(ROVER_APP), "--port", str(port),
-            "--log-level", "nope", "--access-log", "false"]
-    for name, value in settings.items():
-        argv += [f"--{name.replace('_', '-')}", str(value).lower() if isinstance(value, bool) else str(value)]
+    argv = [sys.executable, "-m", "rover_mt", "serve", str(ROVER_APP), "--port", str(port)]
+    for name, value in {**ROVER_BASE_SETTINGS, **settings}.items():
+        flag = name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            argv += [f"--{flag}", str(value)]
     return argv
 
 
@@ -120,16 +128,17 @@ PEERS: tuple[ServerSpec, ...] = (
 )
 
 
-def _rover_spec(name: str, description: str, workloads: tuple[str, ...], **settings: object) -> ServerSpec:
+def rover_spec(name: str, description: str, workloads: tuple[str, ...], **settings: object) -> ServerSpec:
+    """A rover-mt entry running apps/rover_app.lua with the given settings."""
     return ServerSpec(name, description, _rover(settings), workloads, True, settings)
 
 
 ROVER_SERVERS: tuple[ServerSpec, ...] = (
-    _rover_spec("rover-mt", "rover-mt, 2 workers, default parser, Lua 5.4", ("W1", "W2", "W3", "W4"), workers=2),
-    _rover_spec("rover-mt-h11", "rover-mt, 2 workers, http = h11", ("W1", "W2"), workers=2, http="h11"),
-    _rover_spec("rover-mt-1w", "rover-mt, 1 worker", ("W4",), workers=1),
-    _rover_spec("rover-mt-luajit", "rover-mt, 2 workers, lua = luajit", ("W4",), workers=2, lua="luajit"),
-    _rover_spec("rover-mt-2proc", "rover-mt, --processes 2 (2 workers each)", ("W1",), workers=2, processes=2),
+    rover_spec("rover-mt", "rover-mt, 2 workers, default parser, Lua 5.4", ("W1", "W2", "W3", "W4"), workers=2),
+    rover_spec("rover-mt-h11", "rover-mt, 2 workers, http = h11", ("W1", "W2"), workers=2, http="h11"),
+    rover_spec("rover-mt-1w", "rover-mt, 1 worker", ("W4",), workers=1),
+    rover_spec("rover-mt-luajit", "rover-mt, 2 workers, lua = luajit", ("W4",), workers=2, lua="luajit"),
+    rover_spec("rover-mt-2proc", "rover-mt, --processes 2 (2 workers each)", ("W1",), workers=2, processes=2),
 )
 
 ALL_SERVERS: tuple[ServerSpec, ...] = PEERS + ROVER_SERVERS

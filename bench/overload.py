@@ -1,0 +1,177 @@
+"""W5: rover-mt under overload (W4 at about four times its capacity).
+
+1. Measure capacity: W4 with as many connections as the queue holds (no
+   request is shed), so service time = workers / capacity.
+2. Offer about 4x that rate from 1,000 wrk connections (each connection waits
+   `delay` ms between requests, which makes wrk roughly open-loop), while
+   a few probe connections in this process time each of their own requests,
+   giving the latency of successful responses (wrk can only report the
+   latency of all responses together, 503s included).
+3. Sample the server's memory throughout to see that RSS stays flat.
+"""
+
+from __future__ import annotations
+
+import http.client
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from procmem import tree_memory
+from servers import RunningServer, rover_spec
+from workloads import WORKLOADS, validate
+from wrkrun import run_wrk
+
+QUEUE_BOUND = 8
+WORKERS = 2
+CONNECTIONS = 1000
+OVERLOAD_FACTOR = 4
+PROBE_CONNECTIONS = 4
+
+OVERLOAD_SPEC = rover_spec(
+    "rover-mt-overload", f"rover-mt, {WORKERS} workers, queue_bound {QUEUE_BOUND}, backpressure shed",
+    ("W4",), workers=WORKERS, queue_bound=QUEUE_BOUND, backpressure="shed", max_connections=4 * CONNECTIONS)
+
+# wrk script: count answers by status (in each thread's Lua state), pace each
+# connection with delay(), and print the totals as BENCH key=value lines.
+_WRK_SCRIPT = """
+ok, shed, other = 0, 0, 0
+local delay_ms = 0
+local threads = {}
+function setup(thread) threads[#threads + 1] = thread end
+function init(args) delay_ms = tonumber(args[1]) or 0 end
+function delay() return delay_ms end
+function response(status, headers, body)
+  if status == 200 then ok = ok + 1 elseif status == 503 then shed = shed + 1 else other = other + 1 end
+end
+function done(summary, latency, requests)
+  local totals = { ok = 0, shed = 0, other = 0 }
+  for _, thread in ipairs(threads) do
+    for key in pairs(totals) do totals[key] = totals[key] + (thread:get(key) or 0) end
+  end
+  for key, value in pairs(totals) do io.write(string.format("BENCH %s=%d\\n", key, value)) end
+end
+"""
+
+
+class _Probe:
+    """Connections that time every request they send, until stopped."""
+
+    def __init__(self, port: int, path: str, connections: int) -> None:
+        self._port, self._path = port, path
+        self._stop = threading.Event()
+        self.samples: list[tuple[int, float]] = []   # (status, seconds); 0 = transport error
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(connections)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def _loop(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            try:
+                conn.request("GET", self._path)
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                status = 0
+            with self._lock:
+                self.samples.append((status, time.perf_counter() - started))
+        conn.close()
+
+
+class _MemorySampler:
+    def __init__(self, pid: int, every_s: float = 0.5) -> None:
+        self._pid, self._every = pid, every_s
+        self._stop = threading.Event()
+        self.rss_kib: list[int] = []
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> "_MemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every):
+            self.rss_kib.append(tree_memory(self._pid).rss_kib)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def run_overload(duration_s: float, scratch: Path) -> dict[str, Any]:
+    """Run W5 against a fresh rover-mt and return the numbers (see module doc)."""
+    w4 = WORKLOADS["W4"]
+    script = scratch / "overload.lua"
+    script.write_text(_WRK_SCRIPT, encoding="utf-8")
+    with RunningServer(OVERLOAD_SPEC) as server:
+        validate(server.port, w4)
+        url = f"http://127.0.0.1:{server.port}{w4.path}"
+        calibration = run_wrk(url, QUEUE_BOUND, max(2.0, duration_s / 2))
+        capacity = calibration.rps
+        service_time_s = WORKERS / capacity
+        delay_ms = max(1, round(CONNECTIONS * 1000 / (OVERLOAD_FACTOR * capacity)))
+        before = tree_memory(server.pid)
+        probe = _Probe(server.port, w4.path, PROBE_CONNECTIONS)
+        with _MemorySampler(server.pid) as sampler:
+            probe.start()
+            result = run_wrk(url, CONNECTIONS, duration_s, script, [str(delay_ms)])
+            probe.stop()
+        after = tree_memory(server.pid)
+        still_answers = True
+        try:
+            validate(server.port, w4)
+        except (AssertionError, OSError):
+            still_answers = False
+
+    ok_latencies = [seconds for status, seconds in probe.samples if status == 200]
+    p99_ok_ms = _percentile(ok_latencies, 0.99) * 1000
+    bound_ms = 2 * (QUEUE_BOUND / WORKERS + 1) * service_time_s * 1000
+    counts = {k: int(v) for k, v in result.script_output.items()}
+    probe_other = sum(1 for status, _ in probe.samples if status not in (200, 503))
+    rss = sampler.rss_kib or [after.rss_kib]
+    half = rss[len(rss) // 2:]
+    rss_growth_kib = (max(half) - half[0]) if half else 0
+    return {
+        "settings": dict(OVERLOAD_SPEC.settings), "connections": CONNECTIONS,
+        "capacity_rps": capacity, "service_time_ms": service_time_s * 1000,
+        "offered_rps_target": OVERLOAD_FACTOR * capacity, "delay_ms": delay_ms,
+        "wrk": result.as_dict(), "answered_rps": result.rps,
+        "ok": counts.get("ok", 0), "shed_503": counts.get("shed", 0), "other_status": counts.get("other", 0),
+        "socket_errors": result.socket_errors,
+        "probe": {"requests": len(probe.samples), "ok": len(ok_latencies),
+                  "shed_503": sum(1 for s, _ in probe.samples if s == 503), "other": probe_other,
+                  "p50_ok_ms": statistics.median(ok_latencies) * 1000 if ok_latencies else float("nan"),
+                  "p99_ok_ms": p99_ok_ms},
+        "p99_bound_ms": bound_ms,
+        "rss_before_kib": before.rss_kib, "rss_after_kib": after.rss_kib,
+        "rss_samples_kib": rss, "rss_growth_second_half_kib": rss_growth_kib,
+        "still_answers": still_answers,
+        "met": {
+            "only_fast_503s": counts.get("other", 0) == 0 and probe_other == 0
+                              and sum(result.socket_errors.values()) == 0,
+            "p99_ok_within_bound": p99_ok_ms <= bound_ms,
+            # "Flat": no more than 5% (+2 MiB) growth over the second half of the run.
+            "rss_flat": rss_growth_kib <= 0.05 * half[0] + 2048 if half else True,
+        },
+    }
