@@ -30,8 +30,14 @@ _FIELD_LINE = (
 )
 FIELD_LINE = re.compile(_FIELD_LINE)
 
-# The header block after the request line: field lines, then the empty line.
-FIELD_BLOCK = re.compile(rb"(?:" + _FIELD_LINE + rb")*\r\n")
+# The header block after the request line: field lines, then the empty line.  For
+# validation the value's inner structure does not matter (only which bytes occur), so
+# this simpler pattern accepts exactly the lines FIELD_LINE accepts, faster.
+_FIELD_BLOCK = rb"(?:" + TOKEN + rb":[\t\x20-\x7e\x80-\xff]*+\r\n)*+\r\n"
+FIELD_BLOCK = re.compile(_FIELD_BLOCK)
+
+# A whole valid head in one match (the common case); groups as in REQUEST_LINE.
+HEAD = re.compile(REQUEST_LINE.pattern + _FIELD_BLOCK)
 
 # Chunk size line (RFC 9112 7.1) without whitespace anywhere, which is stricter than
 # the RFC's BWS but matches what real clients send and what both backends accept.

@@ -25,10 +25,14 @@ class HeadScanner:
     empty line inclusive.
     """
 
-    __slots__ = ("_limits", "_scan_pos", "_line_start", "_lines")
+    __slots__ = ("_limits", "_short_head", "_scan_pos", "_line_start", "_lines")
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
+        # A head no longer than this cannot break a line or section limit.
+        self._short_head = min(
+            limits.max_request_line + 1, limits.max_header_line + 1, limits.max_header_bytes
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -45,6 +49,18 @@ class HeadScanner:
         :class:`ProtocolError` (414 or 431) when a limit is broken.
         """
         limits = self._limits
+        if self._scan_pos == 0:
+            # Fast path for a head that arrived whole and is obviously within every
+            # limit: no line can be too long when the whole head is short enough.
+            end = buf.find(b"\n\r\n", start)
+            if end >= 0:
+                head_len = end + 3 - start
+                if (
+                    head_len <= self._short_head
+                    and buf.find(b"\n\n", start, end) < 0
+                    and buf.count(b"\n", start, end) <= limits.max_headers
+                ):
+                    return head_len
         # Positions are kept relative to the head's start so the caller may move it.
         pos = start + self._scan_pos
         line_start = start + self._line_start

@@ -29,31 +29,39 @@ def interpret_head(
     Transfer-Encoding other than ``chunked``; 413 when Content-Length exceeds
     ``limits.max_body_size``.
     """
-    target = _origin_target(method, target)
-    host_count = 0
-    host = b""
-    content_lengths: list[bytes] = []
-    transfer_encodings: list[bytes] = []
-    connection: list[bytes] = []
-    expect = b""
+    if target[:1] != b"/" or b"#" in target:
+        target = _origin_target(method, target)
+    host: bytes | None = None
+    content_length_field: bytes | None = None
+    transfer_encoding: bytes | None = None
+    connection: list[bytes] | None = None
+    expect_continue = False
     for name, value in headers:
-        if name not in _FRAMING_NAMES:
+        kind = _FRAMING_FIELDS.get(name)
+        if kind is None:
             continue
-        if name == b"host":
-            host_count += 1
+        # A repeat of Host, Content-Length or Transfer-Encoding is refused outright:
+        # disagreeing copies are the raw material of request smuggling.
+        if kind == _HOST:
+            if host is not None:
+                raise ProtocolError(400, "repeated Host header")
             host = value
-        elif name == b"content-length":
-            content_lengths.append(value)
-        elif name == b"transfer-encoding":
-            transfer_encodings.append(value)
-        elif name == b"connection":
-            connection.append(value.lower())
+        elif kind == _CONTENT_LENGTH:
+            if content_length_field is not None:
+                raise ProtocolError(400, "repeated Content-Length header")
+            content_length_field = value
+        elif kind == _TRANSFER_ENCODING:
+            if transfer_encoding is not None:
+                raise ProtocolError(400, "repeated Transfer-Encoding header")
+            transfer_encoding = value
+        elif kind == _CONNECTION:
+            if connection is None:
+                connection = []
+            connection.append(value)
         else:
-            expect = value
+            expect_continue = value.lower() == b"100-continue"
     is_11 = version == "1.1"
-    if host_count > 1:
-        raise ProtocolError(400, "repeated Host header")
-    if host_count == 0:
+    if host is None:
         if is_11:
             raise ProtocolError(400, "missing Host header")
     elif grammar.HOST_VALUE.fullmatch(host) is None:
@@ -61,48 +69,48 @@ def interpret_head(
 
     chunked = False
     content_length: int | None = None
-    if transfer_encodings:
-        if content_lengths:
+    if transfer_encoding is not None:
+        if content_length_field is not None:
             raise ProtocolError(400, "both Content-Length and Transfer-Encoding")
-        if len(transfer_encodings) > 1:
-            raise ProtocolError(400, "repeated Transfer-Encoding header")
-        if transfer_encodings[0].lower() != b"chunked":
+        if transfer_encoding.lower() != b"chunked":
             raise ProtocolError(501, "unsupported Transfer-Encoding")
         if not is_11:
             raise ProtocolError(400, "chunked Transfer-Encoding in HTTP/1.0")
         chunked = True
-    elif content_lengths:
-        if len(content_lengths) > 1:
-            raise ProtocolError(400, "repeated Content-Length header")
-        digits = content_lengths[0]
-        if not digits.isdigit():
+    elif content_length_field is not None:
+        if not content_length_field.isdigit():
             raise ProtocolError(400, "invalid Content-Length")
-        if len(digits) > _MAX_CL_DIGITS:
+        if len(content_length_field) > _MAX_CL_DIGITS:
             raise ProtocolError(413, "request body too large")
-        content_length = int(digits)
+        content_length = int(content_length_field)
         if content_length > limits.max_body_size:
             raise ProtocolError(413, "request body too large")
 
-    if connection:
-        tokens = {t.strip() for v in connection for t in v.split(b",")}
-        keep_alive = b"close" not in tokens and (is_11 or b"keep-alive" in tokens)
-    else:
+    if connection is None:
         keep_alive = is_11
+    else:
+        tokens = {t.strip() for v in connection for t in v.lower().split(b",")}
+        keep_alive = b"close" not in tokens and (is_11 or b"keep-alive" in tokens)
     return RequestHead(
         method,
         target,
         version,
         headers,
         keep_alive,
-        is_11 and expect.lower() == b"100-continue",
+        is_11 and expect_continue,
         content_length,
         chunked,
     )
 
 
-_FRAMING_NAMES = frozenset(
-    (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect")
-)
+_HOST, _CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION, _EXPECT = range(5)
+_FRAMING_FIELDS = {
+    b"host": _HOST,
+    b"content-length": _CONTENT_LENGTH,
+    b"transfer-encoding": _TRANSFER_ENCODING,
+    b"connection": _CONNECTION,
+    b"expect": _EXPECT,
+}
 
 
 def _origin_target(method: str, target: bytes) -> bytes:

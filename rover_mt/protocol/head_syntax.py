@@ -32,6 +32,13 @@ def check_head(head: bytes) -> RequestLine:
     Raises :class:`ProtocolError` 400 for malformed lines and 505 for an HTTP version
     other than 1.0 or 1.1.  Semantics (Host, framing headers) are checked elsewhere.
     """
+    m = grammar.HEAD.fullmatch(head)
+    if m is not None:
+        version = m.group(3)
+        if version not in _SUPPORTED_VERSIONS:
+            raise ProtocolError(505, "HTTP version not supported")
+        return RequestLine(m.group(1), m.group(2), version, m.end(3) + 2)
+    # Slow path: find which part is wrong, checking the request line first.
     m = grammar.REQUEST_LINE.match(head)
     if m is None:
         raise ProtocolError(400, _request_line_problem(head))

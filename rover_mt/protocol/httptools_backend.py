@@ -89,7 +89,8 @@ class HttptoolsDecoder:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._in_head:  # llhttp reports trailer fields here too; they are dropped
-            self._fields.append((name.lower(), value))
+            # llhttp keeps trailing whitespace that RFC 9110 says is not part of the value.
+            self._fields.append((name.lower(), value.rstrip(b" \t")))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -97,7 +98,7 @@ class HttptoolsDecoder:
         assert line is not None
         try:
             request = interpret_head(
-                line.method.decode("ascii"),
+                _method_str(line.method),
                 line.target,
                 "1.1" if line.version == b"1.1" else "1.0",
                 tuple(self._fields),
@@ -115,3 +116,13 @@ class HttptoolsDecoder:
     def on_message_complete(self) -> None:
         self._out.append(MESSAGE_END)
         self.ended = True
+
+
+_COMMON_METHODS = {
+    m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+}
+
+
+def _method_str(method: bytes) -> str:
+    # Interning the common methods saves a decode and gives routing shared strings.
+    return _COMMON_METHODS.get(method) or method.decode("ascii")
