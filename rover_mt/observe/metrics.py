@@ -35,6 +35,7 @@ from rover_mt.observe.metrics_snapshot import Snapshot, fold_shard
 from rover_mt.observe.metrics_text import render_text
 
 _NAMESPACE_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_LABEL_CACHE_LIMIT = 50_000
 
 
 class _ForwardingCollector(Collector):
@@ -75,6 +76,8 @@ class Metrics:
         self._callbacks: dict[str, CallbackMetric] = {}
         self._callback_errors = 0
         self._local = threading.local()
+        # Escaped label sets reused across scrapes (bounded like the series).
+        self._label_cache: dict = {}
         # Process metrics and extra collectors live in a side registry so that
         # render() can run generate_latest on them alone (see metrics_text).
         self._extra = CollectorRegistry(auto_describe=True)
@@ -220,5 +223,8 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)`` for ``GET /metrics``: everything in :attr:`registry`."""
-        body = render_text(self.families()).encode() + generate_latest(self._extra)
+        if len(self._label_cache) > _LABEL_CACHE_LIMIT:
+            # Only callback gauges with ever-new label values can get here.
+            self._label_cache = {}
+        body = render_text(self.families(), self._label_cache).encode() + generate_latest(self._extra)
         return body, CONTENT_TYPE_LATEST

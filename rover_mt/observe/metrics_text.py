@@ -10,12 +10,15 @@ check that both renderings parse to the same samples).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import accumulate
 
 from rover_mt.observe.labels import DURATION_BUCKETS
 from rover_mt.observe.metrics_families import Family, format_number
 from rover_mt.observe.metrics_shard import SUM_SLOT
 
 _LE_VALUES = tuple(repr(float(b)) for b in DURATION_BUCKETS) + ("+Inf",)
+# 'le="0.005"} ' and so on, so each bucket line is two concatenations.
+_LE_SUFFIXES = tuple(f'le="{le}"}} ' for le in _LE_VALUES)
 
 
 def escape_label_value(value: str) -> str:
@@ -27,24 +30,40 @@ def _escape_help(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def _label_text(names: tuple[str, ...], values: tuple[str, ...]) -> str:
-    """``a="x",b="y"`` without braces, so histogram buckets can append ``le``."""
-    return ",".join(f'{n}="{escape_label_value(v)}"' for n, v in zip(names, values))
+LabelCache = dict[tuple[tuple[str, ...], tuple[str, ...]], str]
+
+
+def _label_text(names: tuple[str, ...], values: tuple[str, ...], cache: LabelCache) -> str:
+    """``a="x",b="y"`` without braces, so histogram buckets can append ``le``.
+
+    Memoised in ``cache``: the same label sets come back at every scrape, and
+    escaping them is a large part of a scrape's cost.
+    """
+    key = (names, values)
+    text = cache.get(key)
+    if text is None:
+        text = ",".join([f'{n}="{escape_label_value(v)}"' for n, v in zip(names, values)])
+        cache[key] = text
+    return text
 
 
 def _render_histogram(name: str, labels: str, hist: list[float], out: list[str]) -> None:
     prefix = f"{name}_bucket{{{labels}," if labels else f"{name}_bucket{{"
-    cumulative = 0
-    for le, count in zip(_LE_VALUES, hist):
-        cumulative += count
-        out.append(f'{prefix}le="{le}"}} {format_number(cumulative)}')
+    # Bucket counts are ints (only ever += 1), so str() is their exact text.
+    cumulative = list(accumulate(hist[:SUM_SLOT]))
+    out.extend([prefix + suffix + str(count) for suffix, count in zip(_LE_SUFFIXES, cumulative)])
     braces = f"{{{labels}}}" if labels else ""
-    out.append(f"{name}_count{braces} {format_number(cumulative)}")
+    out.append(f"{name}_count{braces} {cumulative[-1]}")
     out.append(f"{name}_sum{braces} {format_number(hist[SUM_SLOT])}")
 
 
-def render_text(families: Iterable[Family]) -> str:
-    """The text exposition of ``families``, ending with a newline (or empty)."""
+def render_text(families: Iterable[Family], label_cache: LabelCache | None = None) -> str:
+    """The text exposition of ``families``, ending with a newline (or empty).
+
+    Pass the same ``label_cache`` dict to every call to reuse escaped label sets;
+    it grows with the number of distinct series, which the metrics layer bounds.
+    """
+    cache: LabelCache = {} if label_cache is None else label_cache
     out: list[str] = []
     for family in families:
         name = family.name
@@ -53,11 +72,11 @@ def render_text(families: Iterable[Family]) -> str:
         names = family.labelnames
         if family.kind == "histogram":
             for values, hist in family.samples:
-                _render_histogram(name, _label_text(names, values), hist, out)  # type: ignore[arg-type]
+                _render_histogram(name, _label_text(names, values, cache), hist, out)  # type: ignore[arg-type]
             continue
         for values, value in family.samples:
             if values:
-                out.append(f"{name}{{{_label_text(names, values)}}} {format_number(value)}")  # type: ignore[arg-type]
+                out.append(f"{name}{{{_label_text(names, values, cache)}}} {format_number(value)}")  # type: ignore[arg-type]
             else:
                 out.append(f"{name} {format_number(value)}")  # type: ignore[arg-type]
     if not out:
