@@ -1,0 +1,1 @@
+"""Hypothesis property tests (run with ``pytest property_tests``)."""

@@ -1,0 +1,26 @@
+"""Deliberately broken routers: the property suite must catch every one of them.
+
+Each is the production :class:`rover_mt.routing.Router` with one rule bent. They
+exist only to test the tests (see ``test_routing_mutants.py``).
+"""
+
+from __future__ import annotations
+
+from .loading import DuplicateMethodAccepted, SharedParameterRefused
+from .methods import AllowWithoutHead, NoHeadFallback
+from .paths import DecodesBeforeSplitting, PlusIsSpace, TrailingSlashIgnored
+from .precedence import CatchAllFirst, FirstDeclaredWins, NoBacktracking, ParamBeforeStatic
+
+MUTANTS = (
+    ParamBeforeStatic,
+    NoBacktracking,
+    FirstDeclaredWins,
+    CatchAllFirst,
+    TrailingSlashIgnored,
+    PlusIsSpace,
+    DecodesBeforeSplitting,
+    AllowWithoutHead,
+    NoHeadFallback,
+    DuplicateMethodAccepted,
+    SharedParameterRefused,
+)
