@@ -1,0 +1,51 @@
+"""Built-in endpoints answered on the I/O thread: health, readiness, metrics, and
+(when docs are on) the OpenAPI document and the docs page.
+
+A user route with the same path wins; the server warns about it at startup.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+Answer = tuple[int, bytes | None, bytes, bytes | None]  # status, content type, body, extra headers
+
+JSON = b"application/json"
+
+
+class BuiltinEndpoints:
+    """Maps configured paths to small handlers that return an :data:`Answer`."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        cfg = engine.config
+        self._routes: dict[str, Callable[[], Answer]] = {cfg.health_path: self.health,
+                                                         cfg.ready_path: self.ready}
+        if cfg.metrics:
+            self._routes[cfg.metrics_path] = self.metrics
+        if cfg.docs:
+            from .openapi import DocsEndpoints
+
+            docs = DocsEndpoints(engine)
+            self._routes[cfg.openapi_path] = docs.openapi
+            self._routes[cfg.docs_path] = docs.page
+            for path, fn in docs.assets().items():
+                self._routes[path] = fn
+
+    def paths(self) -> list[str]:
+        return list(self._routes)
+
+    def lookup(self, path: str) -> Callable[[], Answer] | None:
+        return self._routes.get(path)
+
+    def health(self) -> Answer:
+        return 200, JSON, b'{"status":"ok"}', None
+
+    def ready(self) -> Answer:
+        if self.engine.ready():
+            return 200, JSON, b'{"status":"ready"}', None
+        return 503, JSON, b'{"status":"not ready"}', b"Retry-After: 1"
+
+    def metrics(self) -> Answer:
+        body, ctype = self.engine.metrics.render()
+        return 200, ctype.encode(), body, b"Cache-Control: no-store"

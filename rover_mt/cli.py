@@ -1,0 +1,109 @@
+"""The `rover-mt` command: serve, routes, openapi, check.
+
+The only module that prints usage or exits. Exit codes: 0 after a clean stop,
+2 for a bad setting or an app that fails to load (one line naming the file), 1 for
+anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from typing import Any, Sequence
+
+from .config import ConfigError, add_arguments, flags_from_namespace
+from .errors import StartupError
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rover-mt", description="Serve Rover-style Lua HTTP APIs with parallel Lua workers.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="serve the app over HTTP")
+    serve.add_argument("app", help="path to the app's .lua file")
+    add_arguments(serve)
+    for name, text in (("routes", "print the route table"),
+                       ("openapi", "print the OpenAPI document"),
+                       ("check", "load the app and report problems")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("app", help="path to the app's .lua file")
+        add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        flags = flags_from_namespace(args)
+        if args.command == "serve":
+            return _serve(args.app, flags)
+        return _offline(args.command, args.app, flags)
+    except (StartupError, ConfigError) as exc:
+        print(f"rover-mt: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _offline(command: str, app: str, flags: dict[str, Any]) -> int:
+    from .server import load_app
+
+    gen, config = load_app(app, env=os.environ, settings=flags)
+    if command == "routes":
+        rows = gen.route_table()
+        width = max([len(r[1]) for r in rows] + [8])
+        for method, template, where in rows:
+            print(f"{method:<8} {template:<{width}}  {where}")
+        return EXIT_OK
+    if command == "openapi":
+        from .openapi import build_document
+
+        import orjson
+
+        sys.stdout.write(orjson.dumps(build_document(gen, config), option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write("\n")
+        return EXIT_OK
+    print(f"{app}: OK ({len(gen.lua_routes)} routes, {len(gen.router.routes)} paths, "
+          f"engine {gen.engine})")
+    return EXIT_OK
+
+
+def _serve(app: str, flags: dict[str, Any]) -> int:
+    from .server import Server
+
+    server = Server(app, env=os.environ, **flags)
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if stop_requested.is_set():
+            # Second signal: stop now, without waiting for in-flight requests.
+            os._exit(EXIT_OK)
+        stop_requested.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    server.start()
+    watcher = None
+    if server.config.reload:
+        from .reload import ReloadWatcher
+
+        watcher = ReloadWatcher(server)
+        watcher.start()
+    try:
+        while not stop_requested.wait(0.5):
+            pass
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        server.stop()
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""③ The bounded queue between the I/O thread and the workers (janus).
+
+The I/O thread submits with :meth:`Dispatcher.submit`; workers take from
+``sync_queue``. When the queue is full, ``backpressure="shed"`` refuses at once and
+``"block"`` waits up to the backpressure timeout for room, then refuses. A refused
+request is answered 503 by the I/O thread and never costs worker time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from typing import Any, Callable
+
+import janus
+
+
+class Submitted(enum.Enum):
+    QUEUED = "queued"
+    WAITING = "waiting"  # blocked for room; the callback reports the outcome
+    SHED = "shed"
+
+
+class Dispatcher:
+    """Owns the janus queue. Create and submit on the loop thread only."""
+
+    def __init__(self, bound: int) -> None:
+        self.queue: janus.Queue[Any] = janus.Queue(maxsize=bound)
+        self.sync_queue = self.queue.sync_q
+        self._async_q = self.queue.async_q
+        self.bound = bound
+        self.waiting = 0  # submissions blocked for room right now
+
+    def depth(self) -> int:
+        return self.queue.sync_q.qsize()
+
+    def submit(self, item: Any, mode: str, timeout: float,
+               on_blocked_outcome: Callable[[bool], None] | None = None) -> Submitted:
+        """Queue `item`. Returns QUEUED, SHED, or WAITING (block mode, queue full:
+        `on_blocked_outcome(queued)` is called later on the loop thread)."""
+        try:
+            self._async_q.put_nowait(item)
+            return Submitted.QUEUED
+        except janus.AsyncQueueFull:
+            if mode != "block" or timeout <= 0 or on_blocked_outcome is None:
+                return Submitted.SHED
+        self.waiting += 1
+        task = asyncio.get_running_loop().create_task(self._put_within(item, timeout))
+
+        def done(t: "asyncio.Task[bool]") -> None:
+            self.waiting -= 1
+            ok = not t.cancelled() and t.exception() is None and t.result()
+            on_blocked_outcome(bool(ok))
+
+        task.add_done_callback(done)
+        return Submitted.WAITING
+
+    async def _put_within(self, item: Any, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._async_q.put(item), timeout)
+            return True
+        except (asyncio.TimeoutError, janus.AsyncQueueShutDown):
+            return False
+
+    def close(self) -> None:
+        self.queue.close()

@@ -1,0 +1,446 @@
+"""The engine: app generation, I/O loop thread, bounded queue, workers, observers.
+
+Both front ends use it: :class:`rover_mt.Server` adds listening sockets,
+:class:`rover_mt.App` calls :meth:`Engine.handle` from any Python thread. Every
+request, however it arrives, goes through :meth:`Engine.dispatch` on the loop
+thread, so routing, limits, deadlines and counting are the same for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from .builtin import BuiltinEndpoints
+from .config import Config
+from .dispatch import Dispatcher, Submitted
+from .errors import StartupError
+from .generation import AppGeneration
+from .config import parse_ip_list
+from .observe import CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, Metrics
+from .observe.logger import Logger
+from .request import Request, Ticket
+from .routing import MatchKind
+from .worker.compose import compose
+from .worker.pool import WorkerPool
+from .worker.runtime import AppSource
+from .worker.shared_store import SharedStore
+
+UNMATCHED = UNMATCHED_ROUTE
+
+
+class Engine:
+    """Everything but the sockets. Start with :meth:`start`, stop with :meth:`stop`."""
+
+    def __init__(self, config: Config, generation: AppGeneration, *, logger: Logger | None = None) -> None:
+        self.config = config
+        self.generation = generation
+        self.engine_name = generation.engine
+        self.logger = logger or Logger(level=config.log_level, fmt=config.log_format,
+                                       sample_rate=config.log_sample_rate,
+                                       access_log=config.access_log)
+        self.metrics = Metrics()
+        self.shared = SharedStore()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.pool: WorkerPool | None = None
+        self.builtins = BuiltinEndpoints(self)
+        self.closing = False
+        self.stopped = False
+        self._live_generations = {generation.id}
+        self._ready: list[tuple[Ticket, Any]] = []
+        self._ready_lock = threading.Lock()
+        self._wake_pending = False
+        self._inflight: set[Ticket] = set()
+        self._stop_lock = threading.Lock()
+        self._on_loop_stop: list[Callable[[], None]] = []
+        self.io_metrics: Any = None
+        self.access_log = config.access_log and config.log_level != "nope"
+        self._rid_prefix = os.urandom(4).hex().encode()
+        self._rid_counter = 0
+        self._trusted_nets = parse_ip_list(config.forwarded_allow_ips)
+
+    # -- lifecycle --------------------------------------------------------
+    def start(self, before_run: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
+        """Start the loop thread and the workers; returns once they are ready.
+
+        `before_run` runs on the loop thread before serving (the server binds its
+        listeners there); an exception from it stops the engine and is re-raised.
+        """
+        started: Future[None] = Future()
+
+        def run_loop() -> None:
+            loop = asyncio.new_event_loop()
+            self.loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                self.dispatcher = Dispatcher(self.config.queue_bound)
+                self.io_metrics = self.metrics.shard()
+                self.pool = WorkerPool(self, self.dispatcher.sync_queue, self.config.workers)
+                self.pool.start()
+                self._register_gauges()
+                if before_run is not None:
+                    before_run(loop)
+                loop.call_later(0.05, self._watchdog)
+            except BaseException as exc:  # reported to start()'s caller
+                started.set_exception(exc)
+                loop.close()
+                return
+            started.set_result(None)
+            try:
+                loop.run_forever()
+            finally:
+                for cb in self._on_loop_stop:
+                    cb()
+                loop.close()
+
+        self._thread = threading.Thread(target=run_loop, name="rover-io", daemon=True)
+        self._thread.start()
+        try:
+            started.result(timeout=60)
+        except BaseException:
+            self._shutdown_workers(0.5)
+            raise
+
+    def call_in_loop(self, fn: Callable[[], Any], timeout: float | None = 10.0) -> Any:
+        """Run `fn` on the loop thread and wait for its result."""
+        fut: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:
+                fut.set_exception(exc)
+
+        assert self.loop is not None
+        self.loop.call_soon_threadsafe(run)
+        return fut.result(timeout)
+
+    def stop(self, timeout: float | None = None, before: Callable[[], Any] | None = None) -> None:
+        """Finish queued and in-flight requests, then stop workers and the loop.
+        Idempotent; `before` runs on the loop first (the server closes listeners)."""
+        with self._stop_lock:
+            if self.stopped:
+                return
+            self.stopped = True
+        if self.loop is None or self._thread is None:
+            return
+        grace = self.config.graceful_timeout if timeout is None else timeout
+        end = time.monotonic() + grace
+        self.closing = True
+        if self.pool is not None:
+            self.pool.closing = True
+        if before is not None:
+            try:
+                self.call_in_loop(before)
+            except Exception:
+                pass
+        # Wait for in-flight and queued work to be answered.
+        while time.monotonic() < end:
+            try:
+                busy = self.call_in_loop(lambda: len(self._inflight), timeout=1.0)
+            except Exception:
+                break
+            if not busy:
+                break
+            time.sleep(0.02)
+        self._shutdown_workers(max(0.1, end - time.monotonic()))
+        try:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        except RuntimeError:
+            pass
+        self._thread.join(max(1.0, end - time.monotonic()))
+        self.logger.close()
+
+    def _shutdown_workers(self, timeout: float) -> None:
+        if self.pool is not None:
+            self.pool.stop(timeout)
+
+    # -- requests -----------------------------------------------------------
+    def new_ticket(self, owner: Any) -> Ticket:
+        return Ticket(self._deliver, owner)
+
+    def handle_request(self, ticket: Ticket, method: str, target: bytes,
+                       headers: tuple[tuple[bytes, bytes], ...], body: bytes | None,
+                       peer_ip: bytes, keep_alive: bool, started: float) -> Any:
+        """Route one complete request (loop thread).
+
+        Returns ``(status, response_bytes, body_size)`` when it is answered at once
+        (404, 405, OPTIONS, built-in endpoints, 503), or None when it was queued:
+        the answer then arrives through ``ticket.owner.on_result``.
+        """
+        path_b, _, query = target.partition(b"?")
+        path = path_b.decode("latin-1")
+        rid = self._request_id(headers)
+        gen = self.generation
+        head_only = method == "HEAD"
+        keep_alive = keep_alive and not self.closing
+        builtin = self.builtins.lookup(path)
+        if builtin is not None and (method == "GET" or head_only) and path not in gen.static_paths:
+            status, ctype, payload, extra = builtin()
+            return self._immediate(ticket, method, path, UNMATCHED, status, ctype, payload, extra,
+                                   rid, keep_alive, head_only, started, peer_ip)
+        m = gen.router.match(method, path)
+        kind = m.kind
+        if kind is MatchKind.FOUND:
+            index = m.route_index
+            req = Request(
+                hid=gen.handler_ids[(index, m.run_method)], generation=gen, method=method,
+                path=path, query=query, headers=headers, body=body or None,
+                route=gen.router.routes[index].template,
+                params=tuple([v.encode() for v in m.params.values()]),
+                request_id=rid, client_ip=self._client_ip(peer_ip, headers),
+                keep_alive=keep_alive, head_only=head_only, enqueued=started,
+                deadline=started + gen.timeout_for(index, self.config.handler_timeout),
+                ticket=ticket,
+            )
+            ticket.request = req
+            return self.submit(req)
+        if kind is MatchKind.NOT_FOUND:
+            return self._immediate(ticket, method, path, UNMATCHED, 404, b"text/plain; charset=utf-8",
+                                   b"Route not found", None, rid, keep_alive, head_only, started, peer_ip)
+        route = gen.router.routes[m.route_index].template if m.route_index >= 0 else UNMATCHED
+        allow = b"Allow: " + m.allow.encode()
+        if kind is MatchKind.AUTO_OPTIONS:
+            return self._immediate(ticket, method, path, route, 204, None, b"", allow,
+                                   rid, keep_alive, head_only, started, peer_ip)
+        return self._immediate(ticket, method, path, route, 405, b"application/json",
+                               b'{"error":"Method Not Allowed"}', allow,
+                               rid, keep_alive, head_only, started, peer_ip)
+
+    def _immediate(self, ticket: Ticket, method: str, path: str, route: str, status: int,
+                   ctype: bytes | None, payload: bytes, extra: bytes | None, rid: bytes,
+                   keep_alive: bool, head_only: bool, started: float, peer_ip: bytes) -> Any:
+        ticket.done = True
+        data = compose(status, payload, ctype, extra, request_id=rid, date=self.date(),
+                       keep_alive=keep_alive, head_only=head_only)
+        self.record(method, path, route, status, started, len(payload), rid, peer_ip)
+        return (status, data, len(payload))
+
+    _RID_OK = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:+=/")
+
+    def _request_id(self, headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
+        """The client's X-Request-Id when it is short and plain, else a new one."""
+        for name, value in headers:
+            if name == b"x-request-id":
+                if 0 < len(value) <= 128 and all(c in self._RID_OK for c in value):
+                    return value
+                break
+        self._rid_counter += 1
+        return b"%s-%x" % (self._rid_prefix, self._rid_counter)
+
+    def _client_ip(self, peer_ip: bytes, headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
+        if not self.config.proxy_headers or not self._trusted(peer_ip):
+            return peer_ip
+        for name, value in headers:
+            if name == b"x-forwarded-for":
+                # Walk from the nearest hop back; the first untrusted address is the client.
+                hops = [h.strip() for h in value.split(b",") if h.strip()]
+                for hop in reversed(hops):
+                    if not self._trusted(hop):
+                        return hop
+                return hops[0] if hops else peer_ip
+        return peer_ip
+
+    def _trusted(self, ip: bytes) -> bool:
+        nets = self._trusted_nets
+        if nets is None:
+            return True
+        try:
+            addr = ipaddress.ip_address(ip.decode("latin-1"))
+        except ValueError:
+            return False
+        return any(addr in n for n in nets)
+
+    def date(self) -> bytes:
+        return self.pool.date.get() if self.pool is not None else b""
+
+    def record(self, method: str, path: str, route: str, status: int, started: float,
+               nbytes: int, rid: bytes, client_ip: bytes) -> None:
+        """Count one finished request (loop thread): metrics and the access log."""
+        duration = time.monotonic() - started
+        self.io_metrics.request(method, route, status, duration)
+        if self.access_log:
+            self.logger.access(method=method, path=path, route=route, status=status,
+                               duration_s=duration, bytes_sent=nbytes,
+                               request_id=rid.decode("latin-1"), client_ip=client_ip.decode("latin-1"))
+
+    def client_gone(self, ticket: Ticket) -> None:
+        """The client closed before its answer (loop thread): count it as 499."""
+        self._inflight.discard(ticket)
+        req = ticket.request
+        if req is not None:
+            self.record(req.method, req.path, req.route, CLIENT_CLOSED_STATUS, req.enqueued, 0,
+                        req.request_id, req.client_ip)
+
+    def record_protocol_error(self, status: int, peer_ip: bytes) -> None:
+        """A request refused by the parser (400/413/431 ...) still counts once."""
+        self.io_metrics.request("OTHER", UNMATCHED, status, 0.0)
+
+    def submit(self, req: Request) -> Any:
+        """On the loop thread: queue a routed request. Returns None when queued (or
+        waiting for room), or the 503 result when it was shed at once."""
+        assert self.dispatcher is not None
+        ticket = req.ticket
+        self._inflight.add(ticket)
+        res = self.dispatcher.submit(req, self.config.backpressure,
+                                     self.config.backpressure_timeout_ms / 1000.0,
+                                     lambda queued: queued or self._shed_later(req))
+        if res is Submitted.SHED:
+            result = self._shed_result(req)
+            ticket.done = True
+            self._inflight.discard(ticket)
+            self.record(req.method, req.path, req.route, 503, req.enqueued, result[2],
+                        req.request_id, req.client_ip)
+            return result
+        return None
+
+    def _shed_result(self, req: Request) -> tuple[int, bytes, int]:
+        self.io_metrics.inc("shed_total")
+        body = b'{"error":"Server overloaded"}'
+        data = compose(503, body, b"application/json", b"Retry-After: 1",
+                       request_id=req.request_id, date=self.date(),
+                       keep_alive=req.keep_alive and not self.closing, head_only=req.head_only)
+        return (503, data, len(body))
+
+    def _shed_later(self, req: Request) -> None:
+        """Block mode ran out of time waiting for room."""
+        if req.ticket.done:
+            self._inflight.discard(req.ticket)
+            return
+        self._answer(req.ticket, self._shed_result(req))
+
+    def _deliver(self, ticket: Ticket, result: Any) -> None:
+        """Worker thread -> loop thread. One wake-up per batch of ready responses."""
+        with self._ready_lock:
+            self._ready.append((ticket, result))
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        loop = self.loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._flush_ready)
+            except RuntimeError:  # loop closed during shutdown
+                pass
+
+    def _flush_ready(self) -> None:
+        with self._ready_lock:
+            ready, self._ready = self._ready, []
+            self._wake_pending = False
+        for ticket, result in ready:
+            if not ticket.done:
+                self._answer(ticket, result)
+            else:
+                self._inflight.discard(ticket)
+
+    def _answer(self, ticket: Ticket, result: Any) -> None:
+        """Hand a queued request's answer to its owner; count it exactly once."""
+        ticket.done = True
+        self._inflight.discard(ticket)
+        req = ticket.request
+        self.record(req.method, req.path, req.route, result[0], req.enqueued, result[2],
+                    req.request_id, req.client_ip)
+        ticket.owner.on_result(ticket, result)
+
+    def swap_generation(self, gen: AppGeneration) -> None:
+        """Send new requests to `gen`; queued ones finish on the generation they have."""
+        old = self.generation
+        self._live_generations.add(gen.id)
+        self.generation = gen
+        self._live_generations.discard(old.id)
+
+    def timeout_response(self, req: Request) -> bytes:
+        return compose(504, b'{"error":"Handler timed out"}', b"application/json", None,
+                       request_id=req.request_id, date=self.pool.date.get() if self.pool else b"",
+                       keep_alive=req.keep_alive and not self.closing, head_only=req.head_only)
+
+    def _watchdog(self) -> None:
+        """Every 50 ms: answer requests past their deadline with 504 and replace
+        workers that stay stuck in a handler well past it."""
+        loop = self.loop
+        if loop is None or self.stopped and not self._inflight:
+            return
+        now = time.monotonic()
+        for ticket in list(self._inflight):
+            req = ticket.request
+            if now >= req.deadline and not ticket.done:
+                self.io_metrics.inc("handler_timeouts_total")
+                self._answer(ticket, (504, self.timeout_response(req), 29))
+        if self.pool is not None:
+            grace = 1.0
+            for w in list(self.pool.workers):
+                cur = w.current
+                if cur is not None and now > cur.deadline + grace and not w.retired:
+                    self.logger.warn("worker stuck past its deadline; replacing it",
+                                     worker=w.id, route=cur.route, request_id=cur.request_id.decode())
+                    self.pool.replace(w)
+                    self.io_metrics.inc("worker_restarts_total")
+        loop.call_later(0.05, self._watchdog)
+
+    # -- callbacks from workers ------------------------------------------------
+    def generation_live(self, gid: int) -> bool:
+        return gid in self._live_generations
+
+    def on_skipped(self, req: Request) -> None:
+        pass
+
+    def on_worker_restart(self, worker: Any) -> None:
+        self.logger.warn("Lua runtime rebuilt after a memory error", worker=worker.id)
+
+    def log_handler_error(self, req: Request, status: int, msg: Any, tb: Any) -> None:
+        text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+        fields: dict[str, Any] = {"status": status, "route": req.route,
+                                  "request_id": req.request_id.decode("latin-1")}
+        if tb:
+            fields["traceback"] = tb.decode("utf-8", "replace") if isinstance(tb, bytes) else str(tb)
+        self.logger.error(f"handler error: {text}", **fields)
+
+    def lua_log(self, level: bytes, request_id: Any, message: bytes) -> None:
+        fn = getattr(self.logger, level.decode(), None)
+        if fn is None:
+            return
+        fields = {}
+        if request_id is not None:
+            fields["request_id"] = request_id.decode("latin-1")
+        fn(message.decode("utf-8", "replace"), **fields)
+
+    # -- observability ----------------------------------------------------------
+    def _register_gauges(self) -> None:
+        m = self.metrics
+        m.add_gauge("rover_queue_depth", "Requests waiting in the queue.",
+                    lambda: self.dispatcher.depth() if self.dispatcher else 0)
+        m.add_gauge("rover_busy_workers", "Workers running a handler.",
+                    lambda: self.pool.busy if self.pool else 0)
+        m.add_gauge("rover_inflight_requests", "Requests queued or running.",
+                    lambda: len(self._inflight))
+        m.add_gauge("rover_workers", "Worker threads configured.", lambda: self.config.workers)
+        m.add_gauge("rover_lua_memory_bytes", "Lua memory per worker runtime.",
+                    lambda: {(str(w.id),): w.lua_memory for w in (self.pool.workers if self.pool else [])},
+                    labelnames=("worker",))
+
+    def stuck_workers(self) -> int:
+        if self.pool is None:
+            return 0
+        now = time.monotonic()
+        return sum(1 for w in self.pool.workers if w.current is not None and now > w.current.deadline)
+
+    def ready(self) -> bool:
+        return (not self.closing and self.pool is not None
+                and self.stuck_workers() < self.config.max_stuck_workers)
+
+
+def load_generation(app_path: str, config: Config) -> AppGeneration:
+    """Read and load the app once, validating it (AppLoadError on failure)."""
+    source = AppSource.read(app_path)
+    try:
+        return AppGeneration.load(source, engine=config.lua, memory_limit=0)
+    except StartupError:
+        raise

@@ -1,0 +1,609 @@
+-- rover.lua: the Rover DSL (rover.server, nested-table routes, builders), the
+-- request context and the per-request dispatch, for one worker runtime.
+--
+-- The chunk returns setup(deps) -> core. `deps` carries what Python provides:
+--   json, guard, html, shared  (the library modules, already loaded)
+--   get(req, field)           fetch a request field lazily (bytes); needs the GIL, so
+--                              it is only called when a handler asks for that field
+--   now()                     monotonic clock in seconds, used by the deadline hook
+--   sethook                   debug.sethook, kept privately before the sandbox drops debug
+--   traceback                 debug.traceback, kept the same way
+--   log(level, request_id, message)
+--   worker_id, worker_count
+-- Everything here must run on Lua 5.4 and on LuaJIT 2.1 (Lua 5.1 semantics).
+
+return function(deps)
+  local json, guard, html = deps.json, deps.guard, deps.html
+  local get_field, now, traceback = deps.get, deps.now, deps.traceback
+  local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
+  local setmetatable, getmetatable, rawget, rawset = setmetatable, getmetatable, rawget, rawset
+  local error, select, xpcall = error, select, xpcall
+  local sfind, sformat, sgsub, ssub, slower, supper, sbyte, schar =
+    string.find, string.format, string.gsub, string.sub, string.lower, string.upper,
+    string.byte, string.char
+  local concat, sort = table.concat, table.sort
+  local floor, huge = math.floor, math.huge
+  local math_type = math.type -- nil on LuaJIT
+
+  local core = {}
+  local rover = {}
+
+  ---------------------------------------------------------------------------
+  -- Errors raised by the API itself (no body, bad JSON ...): tables with a
+  -- status, answered as {"error": message}. Handlers may raise the same shape.
+  ---------------------------------------------------------------------------
+  local ClientError_mt = { __tostring = function(e) return e.message end }
+  local function client_error(status, message)
+    error(setmetatable({ status = status, message = message }, ClientError_mt), 0)
+  end
+
+  -- Sentinel raised by the deadline hook; recognised by identity.
+  local TIMEOUT = setmetatable({}, { __tostring = function() return "Handler timed out" end })
+
+  ---------------------------------------------------------------------------
+  -- Responses
+  ---------------------------------------------------------------------------
+  local Response = {}
+  Response.__index = Response
+  local TEXT = "text/plain; charset=utf-8"
+  local HTML = "text/html; charset=utf-8"
+  local JSONT = "application/json"
+  local OCTET = "application/octet-stream"
+
+  local function new_response(status, ctype, body)
+    return setmetatable({ status = status, ctype = ctype, body = body }, Response)
+  end
+
+  --- Add a header; returns the response so calls chain.
+  function Response:header(name, value)
+    if getmetatable(self) ~= Response then
+      error("header() must be called on a response (use a colon: resp:header(k, v))", 2)
+    end
+    local h = rawget(self, "headers")
+    if not h then h = {}; self.headers = h end
+    h[#h + 1] = tostring(name)
+    h[#h + 1] = tostring(value)
+    return self
+  end
+
+  local function is_response(v) return getmetatable(v) == Response end
+  core.is_response = is_response
+
+  -- A builder is a callable table: api.json(t), api:json(t), api.json:status(c, t)
+  -- and api.json.status(c, t) must all work. `owner` is the api table, so a colon
+  -- call on it (which passes api as the first argument) is recognised and skipped.
+  local function builder(owner, make, make_status)
+    local b = {}
+    local function strip(first, ...)
+      if rawequal(first, owner) or rawequal(first, b) then return ... end
+      return first, ...
+    end
+    b.status = function(...) return make_status(strip(...)) end
+    return setmetatable(b, { __call = function(_, ...) return make(strip(...)) end })
+  end
+
+  local function check_status(code)
+    local n = tonumber(code)
+    if not n or n ~= floor(n) or n < 100 or n > 599 then
+      error(sformat("invalid status code %s (must be an integer 100..599)", tostring(code)), 0)
+    end
+    return floor(n)
+  end
+
+  local function html_builder(status, arg)
+    if type(arg) == "table" and not is_response(arg) then
+      -- api.html(data) [[ template ]]
+      return function(template)
+        return new_response(status, HTML, html(arg)(template))
+      end
+    end
+    return new_response(status, HTML, tostring(arg == nil and "" or arg))
+  end
+
+  local function install_builders(api)
+    rawset(api, "json", builder(api,
+      function(t) return new_response(200, JSONT, t) end,
+      function(code, t) return new_response(check_status(code), JSONT, t) end))
+    rawset(api, "text", builder(api,
+      function(s) return new_response(200, TEXT, tostring(s)) end,
+      function(code, s) return new_response(check_status(code), TEXT, tostring(s)) end))
+    rawset(api, "html", builder(api,
+      function(a) return html_builder(200, a) end,
+      function(code, a) return html_builder(check_status(code), a) end))
+    rawset(api, "raw", builder(api,
+      function(s) return new_response(200, OCTET, tostring(s)) end,
+      function(code, s) return new_response(check_status(code), OCTET, tostring(s)) end))
+    local redirect = builder(api,
+      function(url) return new_response(302, nil, ""):header("Location", url) end,
+      function(code, url) return new_response(check_status(code), nil, ""):header("Location", url) end)
+    rawset(redirect, "permanent", function(...)
+      local first = ...
+      if rawequal(first, redirect) or rawequal(first, api) then
+        return new_response(301, nil, ""):header("Location", select(2, ...))
+      end
+      return new_response(301, nil, ""):header("Location", first)
+    end)
+    rawset(api, "redirect", redirect)
+    local function make_error(code, message)
+      code = check_status(code)
+      if guard and guard.is_validation_error(message) then
+        return new_response(code, JSONT, { errors = message.errors })
+      end
+      if type(message) == "table" and message.message ~= nil then message = message.message end
+      return new_response(code, JSONT, { error = message == nil and "" or tostring(message) })
+    end
+    rawset(api, "error", builder(api, make_error, make_error))
+    rawset(api, "no_content", builder(api,
+      function() return new_response(204, nil, "") end,
+      function(code) return new_response(check_status(code), nil, "") end))
+    local function make_response(spec)
+      if type(spec) ~= "table" then error("api.response expects a table", 2) end
+      local status = check_status(spec.status or 200)
+      local body, ctype = spec.body, nil
+      if type(body) == "table" then ctype = JSONT
+      elseif body == nil then body = ""
+      else body = tostring(body) end
+      local r = new_response(status, ctype, body)
+      if type(spec.headers) == "table" then
+        local names = {}
+        for k in pairs(spec.headers) do names[#names + 1] = tostring(k) end
+        sort(names)
+        for _, k in ipairs(names) do
+          local v = spec.headers[k]
+          if slower(k) == "content-type" then r.ctype = tostring(v) else r:header(k, v) end
+        end
+      end
+      return r
+    end
+    rawset(api, "response", builder(api, make_response, make_response))
+  end
+
+  ---------------------------------------------------------------------------
+  -- rover.server {} and the nested route tables
+  ---------------------------------------------------------------------------
+  local METHODS = { get = true, post = true, put = true, patch = true, delete = true,
+                    head = true, options = true }
+  local RESERVED = { json = true, text = true, html = true, redirect = true, error = true,
+                     no_content = true, raw = true, response = true, config = true }
+  core.RESERVED = RESERVED
+
+  local Node_mt = {}
+  -- Reading a missing child creates it, so `function api.users.p_id.get()` works
+  -- without declaring the intermediate tables. Method names are never created.
+  Node_mt.__index = function(t, k)
+    if type(k) ~= "string" or METHODS[slower(k)] then return nil end
+    local child = setmetatable({}, Node_mt)
+    rawset(t, k, child)
+    return child
+  end
+
+  local servers = setmetatable({}, { __mode = "k" })
+
+  -- Per-route options, declared next to the handler without changing it:
+  --   api.slow.get = rover.route { timeout = 2, summary = "Slow thing" } (function(ctx) ... end)
+  -- Keyed by the function, so the same handler may serve several routes.
+  local route_meta = setmetatable({}, { __mode = "k" })
+  function rover.route(opts)
+    if type(opts) ~= "table" then error("rover.route expects a table of options", 2) end
+    local t = opts.timeout
+    if t ~= nil and (type(t) ~= "number" or t <= 0 or t ~= t) then
+      error("rover.route: timeout must be a positive number of seconds", 2)
+    end
+    return function(fn)
+      if type(fn) ~= "function" then error("rover.route{...} must be applied to a function", 2) end
+      route_meta[fn] = opts
+      return fn
+    end
+  end
+
+  function rover.server(opts)
+    if opts ~= nil and type(opts) ~= "table" then
+      error("rover.server expects a table of options", 2)
+    end
+    local api = setmetatable({}, Node_mt)
+    install_builders(api)
+    rawset(api, "config", opts or {})
+    servers[api] = true
+    return api
+  end
+
+  -- Walk the route tables: returns a list of {template, method, fn, source} sorted
+  -- by template then method, or raises one error naming the offending path.
+  local function collect_routes(api)
+    local routes = {}
+    local function walk(node, segments, where, top)
+      local keys = {}
+      for k in pairs(node) do
+        if type(k) ~= "string" then
+          error(sformat("%s: route keys must be strings, got %s key %s", where, type(k), tostring(k)), 0)
+        end
+        if not (top and RESERVED[k]) then keys[#keys + 1] = k end
+      end
+      sort(keys)
+      for _, k in ipairs(keys) do
+        local v = rawget(node, k)
+        local here = where .. (sfind(k, "^[%a_][%w_]*$") and ("." .. k) or sformat("[%q]", k))
+        if type(v) == "function" then
+          local m = slower(k)
+          if not METHODS[m] then
+            error(sformat("%s: a function must be under a method key (get post put patch delete head options), not '%s'", here, k), 0)
+          end
+          local template = "/" .. concat(segments, "/")
+          routes[#routes + 1] = { template = template, method = supper(m), fn = v, source = here,
+                                  meta = route_meta[v] }
+        elseif type(v) == "table" then
+          if METHODS[slower(k)] then
+            error(sformat("%s: the method key '%s' must hold a function, got a table", here, k), 0)
+          end
+          local seg
+          if ssub(k, 1, 2) == "p_" then
+            local name = ssub(k, 3)
+            if ssub(name, 1, 1) == "*" then
+              if #name == 1 then error(sformat("%s: catch-all parameter 'p_*' has no name", here), 0) end
+              seg = "{*" .. ssub(name, 2) .. "}"
+            else
+              if name == "" then error(sformat("%s: parameter 'p_' has no name", here), 0) end
+              seg = "{" .. name .. "}"
+            end
+          else
+            if k == "" or sfind(k, "[/{}]") then
+              error(sformat("%s: a path segment may not be empty or contain '/', '{' or '}'", here), 0)
+            end
+            seg = k
+          end
+          segments[#segments + 1] = seg
+          walk(v, segments, here, false)
+          segments[#segments] = nil
+        else
+          error(sformat("%s: route values must be tables or functions, got %s", here, type(v)), 0)
+        end
+      end
+    end
+    walk(api, {}, "api", true)
+    return routes
+  end
+
+  ---------------------------------------------------------------------------
+  -- Loading the app: globals and per-request isolation
+  ---------------------------------------------------------------------------
+  -- The app's chunk runs with `env` as its globals table. `env` is an empty proxy:
+  -- while loading, reads and writes go to app_globals; during a request they go to
+  -- a fresh table that falls back to app_globals, so a request's global writes are
+  -- never seen by the next request (SPEC 10).
+  local sandbox_G = deps.globals
+  local app_globals = setmetatable({}, { __index = sandbox_G })
+  local env_mt = { __index = app_globals, __newindex = app_globals }
+  local env = setmetatable({}, env_mt)
+  local request_globals_mt = { __index = app_globals }
+  core.env = env
+
+  local handlers = {}   -- handler id -> { fn, param names, template }
+  local app_routes
+
+  function core.load_app(source, chunkname)
+    local fn, err = deps.compile(source, chunkname, env)
+    if not fn then error(err, 0) end
+    local ok, api = pcall(fn)
+    if not ok then error(tostring(api), 0) end
+    if type(api) ~= "table" or not servers[api] then
+      error(sformat("%s: the app must `return` the table made by rover.server { ... }, got %s",
+        ssub(chunkname, 2), type(api)), 0)
+    end
+    app_routes = collect_routes(api)
+    core.api = api
+    return api.config
+  end
+
+  -- Route list for Python: template, method, source per route, in a stable order.
+  function core.route_list()
+    local out = {}
+    for i, r in ipairs(app_routes) do
+      out[i] = { r.template, r.method, r.source, r.meta and r.meta.timeout or false }
+    end
+    return out
+  end
+
+  -- The options given with rover.route{...} for route i of route_list(), or nil.
+  function core.route_meta(i)
+    local r = app_routes[i]
+    return r and r.meta
+  end
+
+  -- The handler function of route i (for load-time introspection such as OpenAPI).
+  function core.route_function(i)
+    local r = app_routes[i]
+    return r and r.fn
+  end
+
+  -- Python assigns handler ids (identical in every worker) after building the router.
+  function core.bind(hid, template, method, param_names)
+    for _, r in ipairs(app_routes) do
+      if r.template == template and r.method == method then
+        handlers[hid] = { fn = r.fn, params = param_names, template = template }
+        return true
+      end
+    end
+    error(sformat("no handler for %s %s", method, template), 0)
+  end
+
+  ---------------------------------------------------------------------------
+  -- The request context
+  ---------------------------------------------------------------------------
+  local function url_decode(s, plus)
+    if plus then s = sgsub(s, "+", " ") end
+    return (sgsub(s, "%%(%x%x)", function(h) return schar(tonumber(h, 16)) end))
+  end
+
+  local function parse_query(qs)
+    local last, all = {}, {}
+    if qs == nil or qs == "" then return last, all end
+    for pair in string.gmatch(qs, "[^&]+") do
+      local eq = sfind(pair, "=", 1, true)
+      local k, v
+      if eq then k, v = ssub(pair, 1, eq - 1), ssub(pair, eq + 1) else k, v = pair, "" end
+      k, v = url_decode(k, true), url_decode(v, true)
+      last[k] = v
+      local list = all[k]
+      if not list then list = {}; all[k] = list end
+      list[#list + 1] = v
+    end
+    return last, all
+  end
+
+  -- Header table: keys are lower case; lookups of any case work via __index.
+  local Headers_mt = { __index = function(t, k)
+    if type(k) ~= "string" then return nil end
+    local lk = slower(k)
+    if lk == k then
+      local alt = sgsub(lk, "_", "-")
+      if alt ~= lk then return rawget(t, alt) end
+      return nil
+    end
+    return rawget(t, lk) or rawget(t, (sgsub(lk, "_", "-")))
+  end }
+
+  local function parse_headers(blob)
+    local h = {}
+    for line in string.gmatch(blob, "[^\n]+") do
+      local c = sfind(line, ":", 1, true)
+      if c then
+        local k, v = ssub(line, 1, c - 1), ssub(line, c + 1)
+        local old = rawget(h, k)
+        rawset(h, k, old and (old .. ", " .. v) or v)
+      end
+    end
+    return setmetatable(h, Headers_mt)
+  end
+
+  local Body = {}
+  Body.__index = Body
+  function Body:text() return self._raw end
+  function Body:raw() return self._raw end
+  function Body:bytes()
+    local s, out = self._raw, {}
+    for i = 1, #s do out[i] = sbyte(s, i) end
+    return out
+  end
+  function Body:json()
+    local cached = rawget(self, "_json")
+    if cached ~= nil then return cached end
+    local ok, v = pcall(json.decode, self._raw)
+    if not ok then client_error(400, "Invalid JSON in request body: " .. tostring(v)) end
+    self._json = v
+    return v
+  end
+  function Body:expect(schema)
+    local data = self:json()
+    if type(data) ~= "table" or (json.is_array and json.is_array(data)) then
+      client_error(400, "Request body must be a JSON object")
+    end
+    return guard(data, schema)
+  end
+
+  local Ctx = {}
+  local ctx_getters = {}
+  function ctx_getters.request_id(c) return get_field(c._req, "request_id") end
+  function ctx_getters.client_ip(c) return get_field(c._req, "client_ip") end
+  function ctx_getters.route(c) return c._h.template end
+  local Ctx_mt = { __index = function(c, k)
+    local m = Ctx[k]
+    if m then return m end
+    local g = ctx_getters[k]
+    if g then
+      local v = g(c)
+      rawset(c, k, v)
+      return v
+    end
+    return nil
+  end }
+  -- Methods work with a dot or a colon: ctx.params() and ctx:params(); a dot call
+  -- passes no self, so the context of the running request is used.
+  local current_ctx
+  local function ctx_of(self)
+    if getmetatable(self) == Ctx_mt then return self end
+    return current_ctx
+  end
+  Ctx.params = function(self)
+    local c = ctx_of(self)
+    local p = rawget(c, "_params")
+    if not p then
+      p = {}
+      local names, vals = c._h.params, c._pvals
+      for i = 1, #names do p[names[i]] = vals[i] end
+      c._params = p
+    end
+    return p
+  end
+  local function query_pair(c)
+    local q = rawget(c, "_query")
+    if not q then
+      local last, all = parse_query(get_field(c._req, "query"))
+      q = { last, all }
+      c._query = q
+    end
+    return q
+  end
+  Ctx.query = function(self) return query_pair(ctx_of(self))[1] end
+  Ctx.query_all = function(self) return query_pair(ctx_of(self))[2] end
+  Ctx.headers = function(self)
+    local c = ctx_of(self)
+    local h = rawget(c, "_headers")
+    if not h then h = parse_headers(get_field(c._req, "headers")); c._headers = h end
+    return h
+  end
+  Ctx.body = function(self)
+    local c = ctx_of(self)
+    local b = rawget(c, "_body")
+    if b == nil then
+      local raw = get_field(c._req, "body")
+      if raw == nil then client_error(400, "Request body is required") end
+      b = setmetatable({ _raw = raw }, Body)
+      c._body = b
+    end
+    return b
+  end
+
+  ---------------------------------------------------------------------------
+  -- Turning a handler's result into status, content type, headers and body
+  ---------------------------------------------------------------------------
+  local function header_blob(list)
+    if not list then return nil end
+    local parts = {}
+    for i = 1, #list, 2 do
+      local k, v = list[i], list[i + 1]
+      if sfind(k, "[%z\r\n:]") or k == "" or sfind(v, "[%z\r\n]") then
+        error(sformat("refused response header %q (CR, LF or NUL in name or value)", k), 0)
+      end
+      parts[#parts + 1] = k .. ": " .. v
+    end
+    return concat(parts, "\r\n")
+  end
+
+  local function number_text(n)
+    if math_type then
+      if math_type(n) == "integer" then return tostring(n) end
+    end
+    if n == floor(n) and n > -1e15 and n < 1e15 then return sformat("%d", n) end
+    return sformat("%.14g", n)
+  end
+
+  local function encode_body(body)
+    if type(body) == "table" then return json.encode(body) end
+    return body
+  end
+
+  local function finish(result)
+    local t = type(result)
+    if t == "table" then
+      if getmetatable(result) == Response then
+        local body = encode_body(result.body)
+        return result.status, body, result.ctype, header_blob(rawget(result, "headers"))
+      end
+      return 200, json.encode(result), JSONT, nil
+    elseif t == "string" then return 200, result, TEXT, nil
+    elseif t == "nil" then return 204, "", nil, nil
+    elseif t == "number" then return 200, number_text(result), TEXT, nil
+    elseif t == "boolean" then return 200, tostring(result), TEXT, nil
+    end
+    error("Unsupported return type: " .. t, 0)
+  end
+
+  local function error_body(msg) return json.encode({ error = msg }) end
+
+  -- Map a raised error value to (status, body, log message or nil).
+  local function answer_error(e, tb)
+    if e == TIMEOUT then return 504, error_body("Handler timed out"), nil end
+    if type(e) == "table" then
+      if guard and guard.is_validation_error(e) then
+        return 400, json.encode({ errors = e.errors }), nil
+      end
+      local st = tonumber(rawget(e, "status"))
+      if st and st == floor(st) and st >= 100 and st <= 599 then
+        local m = rawget(e, "message")
+        return st, error_body(m == nil and "" or tostring(m)), (st >= 500 and tostring(m) or nil)
+      end
+      local ok, text = pcall(tostring, e)
+      return 500, nil, "error object without a valid status: " .. (ok and text or "table")
+    end
+    if e == nil then return 500, nil, "error(nil) raised" end
+    return 500, nil, tostring(e)
+  end
+
+  local last_traceback
+  local function on_error(e)
+    if e ~= TIMEOUT and type(e) ~= "table" then last_traceback = traceback(tostring(e), 2) end
+    return e
+  end
+
+  ---------------------------------------------------------------------------
+  -- Deadlines: a count hook checks the clock every HOOK_EVERY VM instructions
+  -- and keeps raising once the deadline has passed, so pcall cannot swallow it.
+  ---------------------------------------------------------------------------
+  local deadline = huge
+  local timed_out = false
+  local HOOK_EVERY = 100000
+  local function deadline_hook()
+    if deadline ~= huge and now() > deadline then
+      timed_out = true
+      error(TIMEOUT, 0)
+    end
+  end
+  if deps.sethook then deps.sethook(deadline_hook, "", HOOK_EVERY) end
+
+  ---------------------------------------------------------------------------
+  -- dispatch: the one entry point Python calls per request.
+  -- Returns status, body, content type, extra header blob, log message, traceback.
+  ---------------------------------------------------------------------------
+  local function run(h, ctx)
+    return finish(h.fn(ctx))
+  end
+
+  function core.dispatch(hid, req, until_time, ...)
+    local h = handlers[hid]
+    local ctx = setmetatable({ _req = req, _h = h, _pvals = { ... } }, Ctx_mt)
+    local req_env = setmetatable({}, request_globals_mt)
+    env_mt.__index = req_env
+    env_mt.__newindex = req_env
+    current_ctx = ctx
+    deadline, timed_out = until_time, false
+    last_traceback = nil
+    local ok, status, body, ctype, hdrs = xpcall(run, on_error, h, ctx)
+    deadline = huge
+    env_mt.__index = app_globals
+    env_mt.__newindex = app_globals
+    current_ctx = nil
+    if timed_out then
+      return 504, error_body("Handler timed out"), JSONT, nil, nil, nil
+    end
+    if ok then return status, body, ctype, hdrs, nil, nil end
+    local st, ebody, logmsg = answer_error(status, nil)
+    if ebody == nil then
+      ebody = error_body(deps.expose_errors and logmsg or "Internal Server Error")
+    end
+    local tb = last_traceback
+    if st < 500 then logmsg, tb = nil, nil end
+    return st, ebody, JSONT, nil, logmsg, tb
+  end
+
+  -- Encode a Lua value to JSON through the same path responses use (for tests).
+  core.finish = finish
+
+  rover.json = json
+  rover.guard = guard
+  rover.html = html
+  rover.shared = deps.shared
+  rover.worker = { id = deps.worker_id, count = deps.worker_count }
+  local log = deps.log
+  rover.log = {}
+  for _, level in ipairs({ "debug", "info", "warn", "error" }) do
+    rover.log[level] = function(...)
+      local n = select("#", ...)
+      local parts = {}
+      for i = 1, n do parts[i] = tostring((select(i, ...))) end
+      local rid = current_ctx and get_field(current_ctx._req, "request_id") or nil
+      log(level, rid, concat(parts, " "))
+    end
+  end
+  core.rover = rover
+  return core
+end

@@ -1,0 +1,146 @@
+"""① The listening socket, the accept loop and the connection timeout sweep.
+
+Runs on the I/O thread. Accepting pauses while `max_connections` are open and
+resumes when one closes; a sweep closes connections that overstay their state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import time
+from typing import Any
+
+from ..errors import AddressInUseError, StartupError
+from ..protocol import Limits, resolve_backend
+from .connection import HttpConnection
+
+SWEEP_INTERVAL = 0.25
+ACCEPT_BATCH = 64
+
+
+def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A non-blocking listening socket; one clear error if the address is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise AddressInUseError(f"address {host}:{port} is already in use") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+class Listener:
+    """Accepts connections for an engine and tracks them until they close."""
+
+    def __init__(self, engine: Any, sock: socket.socket) -> None:
+        self.engine = engine
+        cfg = engine.config
+        self.config = cfg
+        self.sock = sock
+        self.http_backend = resolve_backend(cfg.http)
+        self.limits = Limits(
+            max_request_line=cfg.max_request_line, max_header_line=cfg.max_header_line,
+            max_headers=cfg.max_headers, max_header_bytes=cfg.max_header_bytes,
+            max_body_size=cfg.max_body_size,
+        )
+        self.connections: set[HttpConnection] = set()
+        self.closing = False
+        self._accepting = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self.accepted = 0
+
+    @property
+    def port(self) -> int:
+        return self.sock.getsockname()[1]
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Begin accepting (call on the loop thread)."""
+        self._loop = loop
+        self._resume_accepting()
+        self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
+        self.engine.metrics.add_gauge("rover_open_connections", "Open client connections.",
+                                      lambda: len(self.connections))
+
+    def _resume_accepting(self) -> None:
+        if not self._accepting and not self.closing and self._loop is not None:
+            self._accepting = True
+            self._loop.add_reader(self.sock.fileno(), self._accept)
+
+    def _pause_accepting(self) -> None:
+        if self._accepting and self._loop is not None:
+            self._accepting = False
+            self._loop.remove_reader(self.sock.fileno())
+
+    def _accept(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        for _ in range(ACCEPT_BATCH):
+            if len(self.connections) >= self.config.max_connections:
+                self._pause_accepting()
+                return
+            try:
+                conn, _addr = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # Out of descriptors: stop accepting for a moment instead of spinning.
+                    self._pause_accepting()
+                    loop.call_later(0.1, self._resume_accepting)
+                    self.engine.logger.warn("accept failed; pausing", error=exc.strerror)
+                return
+            conn.setblocking(False)
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            self.accepted += 1
+            loop.create_task(loop.connect_accepted_socket(lambda: HttpConnection(self), conn))
+
+    def connection_opened(self, conn: HttpConnection) -> None:
+        self.connections.add(conn)
+
+    def connection_closed(self, conn: HttpConnection) -> None:
+        self.connections.discard(conn)
+        if not self._accepting and len(self.connections) < self.config.max_connections:
+            self._resume_accepting()
+
+    def _sweep(self) -> None:
+        now = time.monotonic()
+        cfg = self.config
+        for conn in list(self.connections):
+            conn.expire(now, cfg)
+        if self._loop is not None and not self._loop.is_closed():
+            self._sweeper = self._loop.call_later(SWEEP_INTERVAL, self._sweep)
+
+    def begin_close(self) -> None:
+        """Stop accepting and close idle connections at once (graceful stop)."""
+        self.closing = True
+        self._pause_accepting()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        from .connection import IDLE
+
+        for conn in list(self.connections):
+            if conn.state == IDLE and conn.transport is not None:
+                conn.transport.close()
+
+    def abort_all(self) -> None:
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        if self._sweeper is not None:
+            self._sweeper.cancel()

@@ -1,0 +1,236 @@
+"""One Lua runtime with the rover library and an app loaded: the worker's engine.
+
+A :class:`LuaApp` is created, used and dropped by a single thread: lupa objects
+never cross threads. What goes in and out of :meth:`LuaApp.call` is bytes, ints and
+frozen Python objects.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import AppLoadError
+
+ENGINES = ("lua54", "luajit")
+
+# Field getter used by Lua's lazy ctx; receives the request object and a field name.
+FieldGetter = Callable[[Any, bytes], Any]
+LogFn = Callable[[bytes, Any, bytes], None]
+
+
+@functools.lru_cache(maxsize=None)
+def lua_source(name: str) -> bytes:
+    """The text of a bundled Lua module (package data), read once per process."""
+    return resources.files("rover_mt.lua").joinpath(name).read_bytes()
+
+
+def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
+    # Lua code must never reach Python objects' attributes (python.eval, __class__ ...).
+    raise AttributeError("Python attribute access is not allowed from Lua")
+
+
+def new_lua_runtime(engine: str, memory_limit: int = 0) -> Any:
+    """A bare lupa runtime for `engine` ("lua54" or "luajit"): bytes strings, no
+    Python builtins, no attribute access, and a memory cap on Lua 5.4."""
+    if engine == "luajit":
+        import lupa.luajit21 as lupa_mod
+
+        return lupa_mod.LuaRuntime(
+            encoding=None, register_eval=False, register_builtins=False,
+            unpack_returned_tuples=True, attribute_filter=_deny_attributes,
+        )
+    import lupa.lua54 as lupa_mod
+
+    kwargs: dict[str, Any] = {}
+    if memory_limit:
+        kwargs["max_memory"] = memory_limit
+    return lupa_mod.LuaRuntime(
+        encoding=None, register_eval=False, register_builtins=False,
+        unpack_returned_tuples=True, attribute_filter=_deny_attributes, **kwargs,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AppSource:
+    """The app file to load, read once so every worker loads the same text."""
+
+    path: Path
+    text: bytes
+
+    @classmethod
+    def read(cls, path: str | Path) -> "AppSource":
+        p = Path(path)
+        try:
+            return cls(p.resolve(), p.read_bytes())
+        except FileNotFoundError:
+            raise AppLoadError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise AppLoadError(f"{path}: is a directory, expected a .lua file") from None
+        except OSError as exc:
+            raise AppLoadError(f"{path}: cannot read: {exc.strerror}") from None
+
+    @property
+    def chunkname(self) -> bytes:
+        return b"@" + self.path.name.encode()
+
+
+def _module_reader(app_dir: Path) -> Callable[[bytes], tuple[bytes, bytes] | None]:
+    """`require "lib.users"` -> app_dir/lib/users.lua (or lib/users/init.lua)."""
+
+    def read_module(name: Any) -> tuple[bytes, bytes] | None:
+        if not isinstance(name, bytes):
+            return None
+        text = name.decode("utf-8", "replace")
+        parts = text.split(".")
+        if not text or any(not p or not all(c.isalnum() or c in "_-" for c in p) for p in parts):
+            return None
+        base = app_dir.joinpath(*parts)
+        for candidate in (base.with_name(base.name + ".lua"), base / "init.lua"):
+            if candidate.is_file():
+                rel = candidate.relative_to(app_dir)
+                return candidate.read_bytes(), str(rel).encode()
+        return None
+
+    return read_module
+
+
+@dataclass(frozen=True, slots=True)
+class LuaRoute:
+    """One (template, method) handler as the Lua side declared it."""
+
+    template: str
+    method: str
+    source: str
+    timeout: float | None = None  # from rover.route { timeout = ... }
+    index: int = 0  # 1-based position in core.route_list(), for core.route_meta(i)
+
+
+class LuaApp:
+    """A Lua runtime with rover and the app loaded. Single-thread use only."""
+
+    def __init__(
+        self,
+        source: AppSource,
+        *,
+        engine: str = "lua54",
+        memory_limit: int = 0,
+        worker_id: int = 0,
+        worker_count: int = 1,
+        expose_errors: bool = True,
+        get_field: FieldGetter | None = None,
+        shared_call: Callable[..., Any] | None = None,
+        log: LogFn | None = None,
+    ) -> None:
+        self.engine = engine
+        self.lua = lua = new_lua_runtime(engine, memory_limit)
+        self.prelude = prelude = self._run_chunk(lua_source("prelude.lua"), b"@rover/prelude.lua",
+                                  _module_reader(source.path.parent))
+        compile_fn = prelude[b"compile"]
+        modules = {}
+        for name in ("json", "guard", "html"):
+            deps = lua.table_from({b"json": modules.get("json")}) if name != "json" else None
+            modules[name] = self._load_module(compile_fn, name, deps)
+        shared_factory = self._load_module(compile_fn, "shared", None)
+        deps = lua.table_from({
+            b"json": modules["json"], b"guard": modules["guard"], b"html": modules["html"],
+            b"shared": shared_factory(shared_call or _no_shared),
+            b"get": get_field or _no_field, b"now": time.monotonic,
+            b"sethook": prelude[b"sethook"], b"traceback": prelude[b"traceback"],
+            b"compile": compile_fn, b"globals": prelude[b"globals"],
+            b"log": log or _no_log, b"worker_id": worker_id, b"worker_count": worker_count,
+            b"expose_errors": expose_errors,
+        })
+        setup = self._run_chunk(lua_source("rover.lua"), b"@rover/rover.lua")
+        self.core = core = setup(deps)
+        prelude[b"set_app_env"](core[b"env"])
+        g = lua.globals()
+        g[b"rover"] = core[b"rover"]
+        preload = g[b"package"][b"preload"]
+        json_mod = modules["json"]
+        new_cjson = json_mod[b"new_cjson"]
+        preload[b"cjson"] = lua.eval("function(m) return function() return m end end")(new_cjson(False))
+        preload[b"cjson.safe"] = lua.eval("function(m) return function() return m end end")(new_cjson(True))
+        self.config = self._load_app(source)
+        self._dispatch = core[b"dispatch"]
+
+    def _run_chunk(self, text: bytes, name: bytes, *args: Any) -> Any:
+        loader = self.lua.eval("function(s, n) return assert(load(s, n, 't')) end") \
+            if self.engine == "lua54" else self.lua.eval("function(s, n) return assert(loadstring(s, n)) end")
+        return loader(text, name)(*args)
+
+    def _load_module(self, compile_fn: Any, name: str, deps: Any) -> Any:
+        chunk = compile_fn(lua_source(f"{name}.lua"), f"@rover/{name}.lua".encode(), None)
+        return chunk(deps)
+
+    def _load_app(self, source: AppSource) -> dict[str, Any]:
+        from lupa import LuaError
+
+        try:
+            config = self.core[b"load_app"](source.text, source.chunkname)
+        except LuaError as exc:
+            raise AppLoadError(_lua_error_text(exc)) from None
+        return lua_to_python(config)
+
+    def routes(self) -> list[LuaRoute]:
+        """The app's routes as (template, method, source), in a stable order."""
+        out = []
+        for i, row in self.core[b"route_list"]().items():
+            timeout = row[4] if row[4] is not False else None
+            out.append(LuaRoute(row[1].decode(), row[2].decode(), row[3].decode(), timeout, i))
+        return out
+
+    def bind(self, hid: int, template: str, method: str, param_names: tuple[str, ...]) -> None:
+        """Attach handler id `hid` to the app's handler for (template, method)."""
+        names = self.lua.table_from([n.encode() for n in param_names])
+        self.core[b"bind"](hid, template.encode(), method.encode(), names)
+
+    def call(self, hid: int, request: Any, deadline: float, params: tuple[bytes, ...]) -> tuple:
+        """Run a handler: (status, body, content_type, header_blob, log_msg, traceback)."""
+        return self._dispatch(hid, request, deadline, *params)
+
+    def memory_used(self) -> int:
+        try:
+            return int(self.lua.get_memory_used() or 0)
+        except Exception:  # LuaJIT runtimes do not track memory
+            return 0
+
+
+def _no_field(req: Any, name: bytes) -> None:
+    return None
+
+
+def _no_shared(*args: Any) -> tuple:
+    return (None, b"rover.shared is not available here")
+
+
+def _no_log(level: bytes, rid: Any, msg: bytes) -> None:
+    return None
+
+
+def _lua_error_text(exc: Exception) -> str:
+    text = str(exc.args[0] if exc.args else exc)
+    if isinstance(exc.args[0] if exc.args else None, bytes):
+        text = exc.args[0].decode("utf-8", "replace")
+    # lupa appends a Lua traceback after the message; operators get one line.
+    return text.split("\nstack traceback:")[0].strip()
+
+
+def lua_to_python(value: Any) -> Any:
+    """Convert a Lua value (tables recursively) to plain Python; strings to str."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    try:
+        items = list(value.items())
+    except AttributeError:
+        return value
+    keys = [k for k, _ in items]
+    if keys and all(isinstance(k, int) for k in keys) and sorted(keys) == list(range(1, len(keys) + 1)):
+        return [lua_to_python(v) for _, v in sorted(items)]
+    return {lua_to_python(k) if isinstance(k, bytes) else k: lua_to_python(v) for k, v in items}
