@@ -405,8 +405,13 @@ local function build(spec)
   return function(v, path, errs)
     if v == nil or rawequal(v, null) then
       if has_default then
-        if copy_default then return deep_copy(default) end
-        return default
+        if not copy_default then return default end
+        local copy = deep_copy(default)
+        -- An array default such as {} must still encode as [].
+        if kind == "array" and array_mt and getmetatable(copy) == nil then
+          setmetatable(copy, array_mt)
+        end
+        return copy
       end
       if v ~= nil and nullable then return nil end
       if required then
