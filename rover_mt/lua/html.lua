@@ -227,6 +227,11 @@ function M.render(tpl, data)
   return concat(out, "", 1, n)
 end
 
+--- Number of compiled templates held in the cache (and its limit).
+function M.cache_info()
+  return { size = cache_size, limit = CACHE_LIMIT }
+end
+
 setmetatable(M, {
   -- html(data) returns a renderer, so html(data)[[ ... ]] works.
   __call = function(_, data)
