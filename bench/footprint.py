@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from procmem import tree_memory
-from servers import RunningServer, rover_spec
+from servers import RunningServer, ServerSpec, rover_spec
 from workloads import WORKLOADS, validate
 
 CONNECTION_COUNTS = (1000, 5000)
@@ -52,11 +52,11 @@ def _still_open(sock: socket.socket) -> bool:
         return False
 
 
-def measure_footprint(settle_s: float = 1.0) -> dict[str, Any]:
+def measure_footprint(settle_s: float = 1.0, spec: ServerSpec = FOOTPRINT_SPEC) -> dict[str, Any]:
     """RSS of an idle rover-mt, then with 1,000 and 5,000 idle keep-alive connections."""
     held: list[socket.socket] = []
     points = []
-    with RunningServer(FOOTPRINT_SPEC) as server:
+    with RunningServer(spec) as server:
         time.sleep(settle_s)
         started = tree_memory(server.pid)
         validate(server.port, WORKLOADS["W1"])
@@ -76,7 +76,7 @@ def measure_footprint(settle_s: float = 1.0) -> dict[str, Any]:
                 sock.close()
     per_conn = max((p["per_connection_kib"] for p in points), default=float("nan"))
     return {
-        "settings": dict(FOOTPRINT_SPEC.settings), "rss_at_start_kib": started.rss_kib, "rss_idle_kib": idle.rss_kib,
+        "server": spec.name, "settings": dict(spec.settings), "rss_at_start_kib": started.rss_kib, "rss_idle_kib": idle.rss_kib,
         "points": points,
         "met": {"idle_rss_within_60_mib": idle.rss_kib <= 60 * 1024,
                 "per_connection_within_10_kib": per_conn <= 10},

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from procmem import tree_memory
-from servers import RunningServer, rover_spec
+from servers import RunningServer, ServerSpec, rover_spec
 from workloads import WORKLOADS, validate
 from wrkrun import run_wrk
 
@@ -119,12 +119,12 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run_overload(duration_s: float, scratch: Path) -> dict[str, Any]:
-    """Run W5 against a fresh rover-mt and return the numbers (see module doc)."""
+def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_SPEC) -> dict[str, Any]:
+    """Run W5 against a fresh rover-mt (or `spec`) and return the numbers (see module doc)."""
     w4 = WORKLOADS["W4"]
     script = scratch / "overload.lua"
     script.write_text(_WRK_SCRIPT, encoding="utf-8")
-    with RunningServer(OVERLOAD_SPEC) as server:
+    with RunningServer(spec) as server:
         validate(server.port, w4)
         url = f"http://127.0.0.1:{server.port}{w4.path}"
         calibration = run_wrk(url, QUEUE_BOUND, max(2.0, duration_s / 2))
@@ -153,7 +153,7 @@ def run_overload(duration_s: float, scratch: Path) -> dict[str, Any]:
     half = rss[len(rss) // 2:]
     rss_growth_kib = (max(half) - half[0]) if half else 0
     return {
-        "settings": dict(OVERLOAD_SPEC.settings), "connections": CONNECTIONS,
+        "server": spec.name, "settings": dict(spec.settings), "connections": CONNECTIONS,
         "capacity_rps": capacity, "service_time_ms": service_time_s * 1000,
         "offered_rps_target": OVERLOAD_FACTOR * capacity, "delay_ms": delay_ms,
         "wrk": result.as_dict(), "answered_rps": result.rps,

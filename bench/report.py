@@ -80,7 +80,7 @@ def _results_section(results: dict[str, Any], img_dir_name: str) -> list[str]:
 def _targets_section(results: dict[str, Any]) -> list[str]:
     lines = ["## Targets", "",
              "Ratios of median requests/s, measured side by side in this run.", "",
-             "| workload | conns | ratio | measured | required | met |", "|---|---|---|---|---|---|"]
+             "| workload | conns | servers | ratio | required | met |", "|---|---|---|---|---|---|"]
     for row in results["targets"]:
         met = {True: "yes", False: "**no**", None: "not measured"}[row["met"]]
         lines.append(f"| {row['workload']} | {row['connections']} | {row['numerator']} / {row['denominator']} | "

@@ -33,7 +33,7 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q uvicorn httptools granian lupa h11 orjson matplotlib
+"$venv/bin/python" -m pip install -q uvicorn httptools granian lupa h11 orjson matplotlib pytest
 "$venv/bin/python" -m pip install -q -e "$repo"
 
 echo "setup: done"
