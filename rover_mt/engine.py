@@ -185,7 +185,8 @@ class Engine:
         builtin = self.builtins.lookup(path)
         if builtin is not None and (method == "GET" or head_only) and path not in gen.static_paths:
             status, ctype, payload, extra = builtin()
-            return self._immediate(ticket, method, path, UNMATCHED, status, ctype, payload, extra,
+            # Built-in paths are few and fixed, so they label themselves.
+            return self._immediate(ticket, method, path, path, status, ctype, payload, extra,
                                    rid, keep_alive, head_only, started, peer_ip)
         m = gen.router.match(method, path)
         kind = m.kind
@@ -415,16 +416,17 @@ class Engine:
     # -- observability ----------------------------------------------------------
     def _register_gauges(self) -> None:
         m = self.metrics
-        m.add_gauge("rover_queue_depth", "Requests waiting in the queue.",
+        m.add_gauge("queue_depth", "Requests waiting in the queue.",
                     lambda: self.dispatcher.depth() if self.dispatcher else 0)
-        m.add_gauge("rover_busy_workers", "Workers running a handler.",
+        m.add_gauge("busy_workers", "Workers running a handler.",
                     lambda: self.pool.busy if self.pool else 0)
-        m.add_gauge("rover_inflight_requests", "Requests queued or running.",
+        m.add_gauge("inflight_requests", "Requests queued or running.",
                     lambda: len(self._inflight))
-        m.add_gauge("rover_workers", "Worker threads configured.", lambda: self.config.workers)
-        m.add_gauge("rover_lua_memory_bytes", "Lua memory per worker runtime.",
+        m.add_gauge("lua_memory_bytes", "Lua memory per worker runtime.",
                     lambda: {(str(w.id),): w.lua_memory for w in (self.pool.workers if self.pool else [])},
                     labelnames=("worker",))
+        m.add_counter_callback("dropped_log_records_total", "Log records dropped (buffer full).",
+                               lambda: self.logger.dropped)
 
     def stuck_workers(self) -> int:
         if self.pool is None:

@@ -71,4 +71,8 @@ def request_field(req: Any, name: bytes) -> Any:
         return req.request_id
     if name == b"client_ip":
         return req.client_ip
+    if name == b"method":
+        return req.method.encode("latin-1")
+    if name == b"path":
+        return req.path.encode("latin-1")
     return None

@@ -405,6 +405,8 @@ return function(deps)
   function ctx_getters.request_id(c) return get_field(c._req, "request_id") end
   function ctx_getters.client_ip(c) return get_field(c._req, "client_ip") end
   function ctx_getters.route(c) return c._h.template end
+  function ctx_getters.method(c) return get_field(c._req, "method") end
+  function ctx_getters.path(c) return get_field(c._req, "path") end
   local Ctx_mt = { __index = function(c, k)
     local m = Ctx[k]
     if m then return m end
@@ -522,8 +524,9 @@ return function(deps)
         local m = rawget(e, "message")
         return st, error_body(m == nil and "" or tostring(m)), (st >= 500 and tostring(m) or nil)
       end
-      local ok, text = pcall(tostring, e)
-      return 500, nil, "error object without a valid status: " .. (ok and text or "table")
+      local m = rawget(e, "message")
+      return 500, nil, "error object is a table without a valid status"
+        .. (m ~= nil and (": " .. tostring(m)) or "")
     end
     if e == nil then return 500, nil, "error(nil) raised" end
     return 500, nil, tostring(e)

@@ -69,7 +69,7 @@ class Listener:
         self._loop = loop
         self._resume_accepting()
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
-        self.engine.metrics.add_gauge("rover_open_connections", "Open client connections.",
+        self.engine.metrics.add_gauge("open_connections", "Open client connections.",
                                       lambda: len(self.connections))
 
     def _resume_accepting(self) -> None:
