@@ -72,6 +72,8 @@ def interpret_head(
     if transfer_encoding is not None:
         if content_length_field is not None:
             raise ProtocolError(400, "both Content-Length and Transfer-Encoding")
+        if not transfer_encoding:
+            raise ProtocolError(400, "empty Transfer-Encoding")
         if transfer_encoding.lower() != b"chunked":
             raise ProtocolError(501, "unsupported Transfer-Encoding")
         if not is_11:
