@@ -52,7 +52,8 @@ def _still_open(sock: socket.socket) -> bool:
         return False
 
 
-def measure_footprint(settle_s: float = 1.0, spec: ServerSpec = FOOTPRINT_SPEC) -> dict[str, Any]:
+def measure_footprint(settle_s: float = 1.0, spec: ServerSpec = FOOTPRINT_SPEC,
+                      counts: tuple[int, ...] = CONNECTION_COUNTS) -> dict[str, Any]:
     """RSS of an idle rover-mt, then with 1,000 and 5,000 idle keep-alive connections."""
     held: list[socket.socket] = []
     points = []
@@ -63,7 +64,7 @@ def measure_footprint(settle_s: float = 1.0, spec: ServerSpec = FOOTPRINT_SPEC) 
         time.sleep(settle_s)
         idle = tree_memory(server.pid)
         try:
-            for count in CONNECTION_COUNTS:
+            for count in counts:
                 while len(held) < count:
                     held.append(_open_keepalive(server.port))
                 time.sleep(settle_s)

@@ -119,7 +119,8 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_SPEC) -> dict[str, Any]:
+def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_SPEC,
+                 connections: int = CONNECTIONS) -> dict[str, Any]:
     """Run W5 against a fresh rover-mt (or `spec`) and return the numbers (see module doc)."""
     w4 = WORKLOADS["W4"]
     script = scratch / "overload.lua"
@@ -130,12 +131,12 @@ def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_S
         calibration = run_wrk(url, QUEUE_BOUND, max(2.0, duration_s / 2))
         capacity = calibration.rps
         service_time_s = WORKERS / capacity
-        delay_ms = max(1, round(CONNECTIONS * 1000 / (OVERLOAD_FACTOR * capacity)))
+        delay_ms = max(1, round(connections * 1000 / (OVERLOAD_FACTOR * capacity)))
         before = tree_memory(server.pid)
         probe = _Probe(server.port, w4.path, PROBE_CONNECTIONS)
         with _MemorySampler(server.pid) as sampler:
             probe.start()
-            result = run_wrk(url, CONNECTIONS, duration_s, script, [str(delay_ms)])
+            result = run_wrk(url, connections, duration_s, script, [str(delay_ms)])
             probe.stop()
         after = tree_memory(server.pid)
         still_answers = True
@@ -153,7 +154,7 @@ def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_S
     half = rss[len(rss) // 2:]
     rss_growth_kib = (max(half) - half[0]) if half else 0
     return {
-        "server": spec.name, "settings": dict(spec.settings), "connections": CONNECTIONS,
+        "server": spec.name, "settings": dict(spec.settings), "connections": connections,
         "capacity_rps": capacity, "service_time_ms": service_time_s * 1000,
         "offered_rps_target": OVERLOAD_FACTOR * capacity, "delay_ms": delay_ms,
         "wrk": result.as_dict(), "answered_rps": result.rps,

@@ -120,7 +120,8 @@ def _start_all(specs: list[ServerSpec], workloads: list[str], keep_going: bool,
     return running
 
 
-def _time_all(args: argparse.Namespace, running: dict[str, RunningServer], scratch: Path) -> list[dict[str, Any]]:
+def _time_all(args: argparse.Namespace, running: dict[str, RunningServer], scratch: Path,
+              server_info: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     runs = []
     workloads = [w for w in TIMED_WORKLOADS if w in args.only]
     scripts = {w: WORKLOADS[w].wrk_script(scratch) for w in workloads}
@@ -128,13 +129,23 @@ def _time_all(args: argparse.Namespace, running: dict[str, RunningServer], scrat
         for name in workloads:
             workload = WORKLOADS[name]
             for conns in args.connections:
-                for server_name, server in running.items():
+                for server_name, server in list(running.items()):
                     if name not in server.spec.workloads:
                         continue
                     url = f"http://127.0.0.1:{server.port}{workload.path}"
-                    if round_index == 0 and args.warmup > 0:
-                        run_wrk(url, conns, args.warmup, scripts[name])
-                    result = run_wrk(url, conns, args.duration, scripts[name])
+                    try:
+                        if round_index == 0 and args.warmup > 0:
+                            run_wrk(url, conns, args.warmup, scripts[name])
+                        result = run_wrk(url, conns, args.duration, scripts[name])
+                        if server.process.poll() is not None:
+                            raise WrkError(f"exited with {server.process.returncode}:\n{server.log_tail()}")
+                    except WrkError as exc:
+                        # One server failing (a crash under load) must not lose the
+                        # whole run: drop it from the remaining points and say why.
+                        server_info[server_name]["status"] = f"failed under load ({name}, {conns} conns): {exc}"[:300]
+                        _log(f"{server_name}: {server_info[server_name]['status']}")
+                        running.pop(server_name).close()
+                        continue
                     memory = tree_memory(server.pid)
                     runs.append({"round": round_index + 1, "workload": name, "connections": conns,
                                  "server": server_name, **result.as_dict(),
@@ -171,7 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         running: dict[str, RunningServer] = {}
         try:
             running = _start_all(specs, timed_parts, args.keep_going, results["servers"])
-            results["runs"] = _time_all(args, running, scratch)
+            results["runs"] = _time_all(args, running, scratch, results["servers"])
         finally:
             for server in running.values():
                 server.close()

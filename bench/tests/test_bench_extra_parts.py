@@ -1,0 +1,31 @@
+"""The W5 and idle-footprint pipelines run end to end (against a small peer,
+so they work before rover-mt does; with tiny loads, so they stay fast)."""
+
+import shutil
+
+import pytest
+
+import footprint
+import overload
+from servers import PEERS
+
+PEER = next(p for p in PEERS if p.name == "selectors-httptools")
+
+
+def test_footprint_counts_open_connections():
+    result = footprint.measure_footprint(settle_s=0.2, spec=PEER, counts=(20, 50))
+    assert [p["connections"] for p in result["points"]] == [20, 50]
+    assert [p["open"] for p in result["points"]] == [20, 50]
+    assert result["rss_idle_kib"] > 0
+    assert set(result["met"]) == {"idle_rss_within_60_mib", "per_connection_within_10_kib"}
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (bench/setup.sh installs it)")
+def test_overload_counts_statuses_and_probes(tmp_path):
+    result = overload.run_overload(1.0, tmp_path, spec=PEER, connections=20)
+    assert result["capacity_rps"] > 0
+    assert result["ok"] > 0 and result["other_status"] == 0
+    assert result["probe"]["ok"] > 0
+    assert result["p99_bound_ms"] == pytest.approx(2 * (overload.QUEUE_BOUND / overload.WORKERS + 1)
+                                                   * result["service_time_ms"])
+    assert result["still_answers"] is True
