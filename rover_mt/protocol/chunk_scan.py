@@ -16,6 +16,8 @@ MAX_CHUNK_LINE = 1024
 # 16 hex digits already exceed any body limit; more could not be a sane size.
 _MAX_SIZE_DIGITS = 16
 
+_FRAMING_FIELDS = frozenset((b"content-length", b"transfer-encoding"))
+
 _SIZE, _DATA, _DATA_END, _TRAILER, _DONE = range(5)
 
 
@@ -104,8 +106,13 @@ class ChunkScanner:
             self._state = _DONE
             return stop
         self._count_trailer(stop - start)
-        if grammar.FIELD_LINE.fullmatch(line) is None:
+        m = grammar.FIELD_LINE.fullmatch(line)
+        if m is None:
             raise ProtocolError(400, "malformed trailer field")
+        if m.group(1).lower() in _FRAMING_FIELDS:
+            # RFC 9110 6.5.1: framing fields may not be trailers; llhttp would even
+            # apply them, so they are refused rather than dropped.
+            raise ProtocolError(400, "framing field in trailer section")
         self._trailer_bytes += stop - start
         return stop
 

@@ -12,7 +12,7 @@ import h11
 from .core import MESSAGE_END
 from .events import BodyData, Event, Limits, ProtocolError, RequestHead
 from .head_meaning import interpret_head
-from .head_syntax import RequestLine
+from .head_syntax import RequestLine, method_str, split_fields
 
 
 class H11Decoder:
@@ -27,6 +27,18 @@ class H11Decoder:
 
     def start(self, head: bytes, line: RequestLine, out: list[Event]) -> RequestHead:
         """Parse the head with h11 and emit its RequestHead."""
+        # Field values come from the shared tokenizer: h11 merges repeated
+        # Content-Length fields and lower-cases Transfer-Encoding values, which would
+        # hide exactly the cases the shared rules must see.  The shared rules run
+        # first, so h11's own refusals can only be gaps between the two.
+        version = "1.1" if line.version == b"1.1" else "1.0"
+        request = interpret_head(
+            method_str(line.method),
+            line.target,
+            version,
+            tuple(split_fields(head, line.end)),
+            self._limits,
+        )
         # The framer has already bounded the head; h11's own limit only needs to
         # admit anything the framer admits (the head, or a whole trailer section).
         conn = h11.Connection(
@@ -38,13 +50,8 @@ class H11Decoder:
         event = _next_event(conn)
         if type(event) is not h11.Request:
             raise ProtocolError(400, "h11 found no request in the head")
-        request = interpret_head(
-            event.method.decode("ascii"),
-            event.target,
-            event.http_version.decode("ascii"),
-            tuple(event.headers),
-            self._limits,
-        )
+        if (event.method, event.http_version) != (line.method, line.version):
+            raise ProtocolError(400, "h11 read the request line differently")
         out.append(request)
         self._pump(conn, out)
         return request

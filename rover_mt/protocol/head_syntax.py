@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from . import grammar
-from .events import ProtocolError
+from .events import Limits, ProtocolError
 
 _SUPPORTED_VERSIONS = (b"1.1", b"1.0")
 
@@ -37,18 +37,18 @@ def check_head(head: bytes) -> RequestLine:
         version = m.group(3)
         if version not in _SUPPORTED_VERSIONS:
             raise ProtocolError(505, "HTTP version not supported")
+        if b"\t\r\n" in head:
+            # Legal OWS, but llhttp then misreads "Transfer-Encoding: chunked<TAB>";
+            # refusing it everywhere keeps the backends in agreement.
+            raise ProtocolError(400, "tab at the end of a header line")
         return RequestLine(m.group(1), m.group(2), version, m.end(3) + 2)
     # Slow path: find which part is wrong, checking the request line first.
     m = grammar.REQUEST_LINE.match(head)
     if m is None:
         raise ProtocolError(400, _request_line_problem(head))
-    method, target, version = m.groups()
-    if version not in _SUPPORTED_VERSIONS:
+    if m.group(3) not in _SUPPORTED_VERSIONS:
         raise ProtocolError(505, "HTTP version not supported")
-    end = m.end()
-    if grammar.FIELD_BLOCK.fullmatch(head, end) is None:
-        raise ProtocolError(400, _field_problem(head, end))
-    return RequestLine(method, target, version, end)
+    raise ProtocolError(400, _field_problem(head, m.end()))
 
 
 def split_fields(head: bytes, start: int) -> list[tuple[bytes, bytes]]:
@@ -108,3 +108,27 @@ def _field_line_problem(line: bytes) -> str:
     if grammar.FIELD_LINE.fullmatch(name + b": x\r\n") is None:
         return "invalid header name"
     return "invalid character in header value"
+
+
+def method_str(method: bytes) -> str:
+    """The method as ``str``; the common ones are interned so routing shares them."""
+    return _COMMON_METHODS.get(method) or method.decode("ascii")
+
+
+_COMMON_METHODS = {
+    m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+}
+
+
+def shared_verdict(head: bytes, line: RequestLine, limits: Limits) -> None:
+    """Raise the ProtocolError the shared rules give for a syntax-checked head, if any.
+
+    Backends call this when their library refuses a head, so that the status comes
+    from the shared rules (e.g. 501 for an unknown coding, 413 for a huge
+    Content-Length) rather than from whichever check the library happens to run first.
+    """
+    from .head_meaning import interpret_head  # local: head_meaning is the heavier module
+
+    version = "1.1" if line.version == b"1.1" else "1.0"
+    fields = tuple(split_fields(head, line.end))
+    interpret_head(method_str(line.method), line.target, version, fields, limits)

@@ -14,7 +14,7 @@ import httptools
 from .core import MESSAGE_END
 from .events import BodyData, Event, Limits, ProtocolError, RequestHead
 from .head_meaning import interpret_head
-from .head_syntax import RequestLine
+from .head_syntax import RequestLine, method_str, shared_verdict
 
 # Stand-in request lines: the method and target do not affect llhttp's body framing.
 _STAND_IN = {b"1.1": b"GET / HTTP/1.1\r\n", b"1.0": b"GET / HTTP/1.0\r\n"}
@@ -28,6 +28,7 @@ class HttptoolsDecoder:
         "_parser",
         "_reusable",
         "_line",
+        "_head_bytes",
         "_fields",
         "_in_head",
         "_head",
@@ -41,6 +42,7 @@ class HttptoolsDecoder:
         self._parser: httptools.HttpRequestParser | None = None
         self._reusable = False
         self._line: RequestLine | None = None
+        self._head_bytes = b""
         self._fields: list[tuple[bytes, bytes]] = []
         self._in_head = False
         self._head: RequestHead | None = None
@@ -56,6 +58,7 @@ class HttptoolsDecoder:
         if parser is None or not self._reusable:
             parser = self._parser = httptools.HttpRequestParser(self)
         self._line = line
+        self._head_bytes = head
         self._fields = []
         self._in_head = True
         self._head = None
@@ -83,6 +86,10 @@ class HttptoolsDecoder:
                 self._failure = None
                 raise failure from None
             self._parser = None
+            line = self._line
+            if self._in_head and line is not None:
+                # llhttp refused the head: answer with the shared rules' verdict.
+                shared_verdict(self._head_bytes, line, self._limits)
             raise ProtocolError(400, f"httptools: {exc}") from exc
 
     # llhttp callbacks -------------------------------------------------------------
@@ -98,7 +105,7 @@ class HttptoolsDecoder:
         assert line is not None
         try:
             request = interpret_head(
-                _method_str(line.method),
+                method_str(line.method),
                 line.target,
                 "1.1" if line.version == b"1.1" else "1.0",
                 tuple(self._fields),
@@ -117,12 +124,3 @@ class HttptoolsDecoder:
         self._out.append(MESSAGE_END)
         self.ended = True
 
-
-_COMMON_METHODS = {
-    m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-}
-
-
-def _method_str(method: bytes) -> str:
-    # Interning the common methods saves a decode and gives routing shared strings.
-    return _COMMON_METHODS.get(method) or method.decode("ascii")
