@@ -8,7 +8,7 @@
 -- without the Python GIL), so the encoder avoids per-value allocations: one
 -- buffer per call, cached encoded keys and a no-escape fast path for strings.
 
-local type, pairs, next, tostring, tonumber = type, pairs, next, tostring, tonumber
+local type, pairs, tostring, tonumber = type, pairs, tostring, tonumber
 local error, pcall = error, pcall
 local setmetatable, getmetatable, rawequal = setmetatable, getmetatable, rawequal
 local find, sub, byte, char, format, gsub =
@@ -326,12 +326,15 @@ end
 local simple_unescape = { ['"'] = '"', ['\\'] = '\\', ['/'] = '/', b = '\b',
   f = '\f', n = '\n', r = '\r', t = '\t' }
 
-local function check_utf8(s, from, to)
-  local i = find(s, "[\128-\255]", from)
-  while i and i <= to do
-    local len = utf8_sequence_length(s, i)
-    if not len or i + len - 1 > to then fail(s, i, "invalid UTF-8 in string") end
-    i = find(s, "[\128-\255]", i + len)
+-- Rejects invalid UTF-8 in a decoded piece of string text. offset is the
+-- position of piece in the whole input, for the error message. Works on the
+-- piece alone so that a scan never runs past the string's end.
+local function check_utf8(piece, offset, s)
+  local i = find(piece, "[\128-\255]")
+  while i do
+    local len = utf8_sequence_length(piece, i)
+    if not len then fail(s, offset + i - 1, "invalid UTF-8 in string") end
+    i = find(piece, "[\128-\255]", i + len)
   end
 end
 
@@ -341,16 +344,18 @@ local function decode_string(s, pos)
   local e = find(s, '["\\%z\1-\31]', start)
   if not e then fail(s, #s + 1, "unterminated string") end
   if byte(s, e) == 34 then -- fast path: no escapes
-    if find(s, "[\128-\255]", start) then check_utf8(s, start, e - 1) end
-    return sub(s, start, e - 1), e + 1
+    local text = sub(s, start, e - 1)
+    if find(text, "[\128-\255]") then check_utf8(text, start, s) end
+    return text, e + 1
   end
   local parts, n, i = {}, 0, start
   while true do
     local c = byte(s, e)
     if not c then fail(s, e, "unterminated string") end
     if e > i then
-      check_utf8(s, i, e - 1)
-      n = n + 1; parts[n] = sub(s, i, e - 1)
+      local piece = sub(s, i, e - 1)
+      check_utf8(piece, i, s)
+      n = n + 1; parts[n] = piece
     end
     if c == 34 then break end
     if c ~= 92 then fail(s, e, "control character in string") end
