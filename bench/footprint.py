@@ -77,7 +77,8 @@ def measure_footprint(settle_s: float = 1.0, spec: ServerSpec = FOOTPRINT_SPEC,
                 sock.close()
     per_conn = max((p["per_connection_kib"] for p in points), default=float("nan"))
     return {
-        "server": spec.name, "settings": dict(spec.settings), "rss_at_start_kib": started.rss_kib, "rss_idle_kib": idle.rss_kib,
+        "server": spec.name, "settings": dict(spec.settings),
+        "rss_at_start_kib": started.rss_kib, "rss_idle_kib": idle.rss_kib,
         "points": points,
         "met": {"idle_rss_within_60_mib": idle.rss_kib <= 60 * 1024,
                 "per_connection_within_10_kib": per_conn <= 10},

@@ -99,7 +99,7 @@ class _MemorySampler:
         self.rss_kib: list[int] = []
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "_MemorySampler":
+    def __enter__(self) -> _MemorySampler:
         self._thread.start()
         return self
 

@@ -18,7 +18,8 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     specs = _select_servers(args)
     results: dict[str, Any] = {
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": {"quick": args.quick, "rounds": args.rounds, "duration_s": args.duration,
                  "warmup_s": args.warmup, "connections": args.connections, "parts": args.only},
         "machine": machine_info.collect(),
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def _optional_part(name: str, rover_ok: bool, measure: Any) -> dict[str, Any]:
+def _optional_part(name: str, rover_ok: bool, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     if not rover_ok:
         return {"skipped": "rover-mt did not start"}
     _log(f"{name} ...")

@@ -56,8 +56,8 @@ def parse_wrk_output(text: str) -> WrkResult:
         raise WrkError(f"cannot read wrk output:\n{text}")
     percentiles = {p: _to_ms(n, u) for p, n, u in re.findall(r"^\s+(50|90|99)%\s+" + _DURATION, text, re.M)}
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    socket_errors = dict(zip(("connect", "read", "write", "timeout"), map(int, sock.groups()))) if sock else {
-        "connect": 0, "read": 0, "write": 0, "timeout": 0}
+    kinds = ("connect", "read", "write", "timeout")
+    socket_errors = dict(zip(kinds, map(int, sock.groups()), strict=True)) if sock else dict.fromkeys(kinds, 0)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     script_output = dict(re.findall(r"^BENCH (\w+)=(\S+)$", text, re.M))
     return WrkResult(

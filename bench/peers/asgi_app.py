@@ -7,7 +7,8 @@ Run with the factory flag, so each server process builds its own LuaRuntime:
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from lua_bridge import LuaHandlers
 

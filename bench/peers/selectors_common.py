@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import selectors
 import socket
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 
 class ByteProtocol(Protocol):

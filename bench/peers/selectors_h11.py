@@ -8,11 +8,11 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import h11
-
 from lua_bridge import LuaHandlers
 from selectors_common import parse_args, serve_forever
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 _REASONS = {code.value: code.phrase.encode() for code in HTTPStatus}
 
 
@@ -34,7 +34,7 @@ class H11Protocol:
             try:
                 event = conn.next_event()
             except h11.RemoteProtocolError:
-                return b"".join(out) + b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n", True
+                return b"".join(out) + _BAD_REQUEST, True
             if event is h11.NEED_DATA or event is h11.PAUSED:
                 return b"".join(out), False
             if isinstance(event, h11.Request):

@@ -8,7 +8,6 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import httptools
-
 from lua_bridge import LuaHandlers
 from selectors_common import parse_args, serve_forever
 

@@ -3,10 +3,9 @@ so they work before rover-mt does; with tiny loads, so they stay fast)."""
 
 import shutil
 
-import pytest
-
 import footprint
 import overload
+import pytest
 from servers import PEERS
 
 PEER = next(p for p in PEERS if p.name == "selectors-httptools")

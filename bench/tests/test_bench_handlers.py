@@ -4,11 +4,9 @@ import json
 import re
 
 import pytest
-
 from lua_bridge import LuaHandlers
 from servers import ROVER_APP
-from workloads import (COMPUTE_ITERATIONS, CREATED_USER, INVALID_USER_BYTES, USER_BODY_BYTES, WORKLOADS,
-                       compute_expected)
+from workloads import COMPUTE_ITERATIONS, CREATED_USER, INVALID_USER_BYTES, USER_BODY_BYTES, WORKLOADS, compute_expected
 
 
 @pytest.fixture(scope="module", params=["lua54", "luajit21"])

@@ -5,8 +5,7 @@ import shutil
 import socket
 
 import pytest
-
-from servers import PEERS, RunningServer, cjson_dir, ServerStartError
+from servers import PEERS, RunningServer, ServerStartError, cjson_dir
 from workloads import WORKLOADS, validate
 
 

@@ -1,7 +1,6 @@
 """Rounds are summarized into median [min-max], targets are judged, and the page renders."""
 
 import pytest
-
 import report
 import targets
 from servers import rover_mt_command

@@ -3,7 +3,6 @@
 import math
 
 import pytest
-
 from wrkrun import WrkError, parse_wrk_output
 
 SAMPLE = """Running 2s test @ http://127.0.0.1:41401/hello
