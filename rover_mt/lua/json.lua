@@ -280,6 +280,24 @@ function encode_table(t, buf, len, depth)
   return len
 end
 
+--- True when encode would write v as a JSON array (a table with keys
+--- exactly 1..n, a table marked with array_mt/empty_array_mt, or empty_array).
+function M.is_array(v)
+  if type(v) ~= "table" then return false end
+  if rawequal(v, empty_array) then return true end
+  local mt = getmetatable(v)
+  if mt == array_mt or mt == empty_array_mt then return true end
+  if rawequal(v, null) then return false end
+  local n = #v
+  if n == 0 then return false end
+  local count = 0
+  for k in pairs(v) do
+    if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then return false end
+    count = count + 1
+  end
+  return count == n
+end
+
 --- Encode a Lua value as JSON text. Raises a plain string error (level 0).
 function M.encode(v)
   local tv = type(v)

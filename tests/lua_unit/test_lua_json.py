@@ -213,3 +213,23 @@ def test_cjson_compat(lua):
         "name": "cjson.safe",
     }
     assert "at position" in lua.error_of("require('cjson').decode('[')")
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("{1, 2}", True),
+        ("{}", False),
+        ("{1, nil, 3}", False),
+        ("{1, x = 2}", False),
+        ("rover.json.empty_array", True),
+        ("rover.json.decode('[]')", True),
+        ("rover.json.null", False),
+        ("'text'", False),
+    ],
+)
+def test_is_array_matches_the_encoder(lua, expr, expected):
+    assert lua.run(f"return rover.json.is_array({expr})") is expected
+    if isinstance(expected, bool) and expr != "'text'" and expr != "rover.json.null":
+        text = lua.run(f"return rover.json.encode({expr})")
+        assert text.startswith(b"[") is expected
