@@ -152,13 +152,16 @@ def is_conflicting(table: Sequence[RouteSpec]) -> bool:
 
 
 def _names_clash(a: list[tuple[int, str]], b: list[tuple[int, str]]) -> bool:
-    """Two templates reach one position by the same way and name its parameter differently."""
-    for (kind_a, text_a), (kind_b, text_b) in zip(a, b):
-        if kind_a != kind_b:
-            return False
-        if text_a != text_b:
-            return kind_a != STATIC
-    return False
+    """Two different templates of the same shape: they differ only by parameter names.
+
+    Same length, the same kind at every position and the same text at every static
+    position. Such templates match exactly the same paths, so neither can win.
+    Different names at a shared position are fine otherwise (values are positional).
+    """
+    if len(a) != len(b) or a == b:
+        return False
+    return all(kind_a == kind_b and (kind_a != STATIC or text_a == text_b)
+               for (kind_a, text_a), (kind_b, text_b) in zip(a, b))
 
 
 def model_match(table: Sequence[RouteSpec], method: str, raw_path: str) -> Outcome:

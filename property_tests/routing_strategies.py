@@ -26,12 +26,18 @@ static_word = st.sampled_from(STATIC_WORDS)
 methods = st.frozensets(st.sampled_from(METHODS), min_size=1, max_size=3)
 
 
+NAMINGS = ("position", "mixed", "clashing")
+
+
 @st.composite
-def templates(draw: st.DrawFn, valid_names: bool = True) -> str:
+def templates(draw: st.DrawFn, naming: str = "position") -> str:
     """A syntactically valid template of 0-4 segments, ending in a catch-all sometimes.
 
-    With ``valid_names`` parameter names depend on the position only, so tables
-    rarely conflict; otherwise names come from a small pool and often clash.
+    ``naming`` picks parameter names: ``position`` names them by depth only
+    (``p0``, ``p1``), so tables never hold two same-shape templates; ``mixed`` also
+    uses ``q<depth>``, so a shared position is often named differently (legal, and
+    it tests that values are named by the matched template); ``clashing`` draws
+    from a small pool so same-shape templates (a conflict) are common.
     """
     size = draw(st.sampled_from((0, 1, 2, 2, 2, 3, 3, 4)))
     parts = []
@@ -42,16 +48,36 @@ def templates(draw: st.DrawFn, valid_names: bool = True) -> str:
         if kind == "static":
             parts.append(draw(static_word))
             continue
-        name = f"p{depth}" if valid_names else draw(st.sampled_from(("id", "name", f"p{depth}")))
+        if naming == "position":
+            name = f"p{depth}"
+        elif naming == "mixed":
+            name = draw(st.sampled_from((f"p{depth}", f"q{depth}")))
+        else:
+            name = draw(st.sampled_from(("id", "name", f"p{depth}")))
         parts.append("{*" + name + "}" if kind == "catch" else "{" + name + "}")
     return "/" + "/".join(parts)
 
 
+def shape_of(template: str) -> tuple[str, ...]:
+    """The template with parameter names erased: equal shapes match the same paths."""
+    return tuple("{*}" if part.startswith("{*") else "{}" if part.startswith("{") else part
+                 for part in template.split("/"))
+
+
 @st.composite
 def route_tables(draw: st.DrawFn, max_templates: int = 6) -> list[RouteSpec]:
-    """Distinct templates, each with methods; sometimes one path split over two specs."""
-    chosen = draw(st.lists(templates(), min_size=1, max_size=max_templates, unique=True))
+    """Distinct valid templates, each with methods; sometimes one path split over two specs.
+
+    Parameter names are ``mixed``; of several templates with one shape only the
+    first is kept, since same-shape templates conflict.
+    """
+    chosen = draw(st.lists(templates(naming="mixed"), min_size=1, max_size=max_templates,
+                           unique=True))
     chosen = _with_relatives(draw, chosen, max_templates)
+    shapes: dict[tuple[str, ...], str] = {}
+    for template in chosen:
+        shapes.setdefault(shape_of(template), template)
+    chosen = list(shapes.values())
     table: list[RouteSpec] = []
     for number, template in enumerate(chosen):
         declared = draw(methods)
@@ -101,7 +127,7 @@ BROKEN_TEMPLATES = ("/{}", "/{*}", "/{*x}/a", "/a//b", "/a/", "a", "/{x}/{x}", "
 @st.composite
 def conflict_prone_tables(draw: st.DrawFn) -> list[RouteSpec]:
     """Tables that are often invalid: clashing names, repeats, broken syntax."""
-    pool = st.one_of(templates(valid_names=False), templates(valid_names=False),
+    pool = st.one_of(templates(naming="clashing"), templates(naming="clashing"),
                      st.sampled_from(BROKEN_TEMPLATES))
     chosen = draw(st.lists(pool, min_size=1, max_size=5))
     return [RouteSpec(t, draw(methods), f"r{n}") for n, t in enumerate(chosen)]

@@ -6,7 +6,7 @@ exist only to test the tests (see ``test_routing_mutants.py``).
 
 from __future__ import annotations
 
-from .loading import DuplicateMethodAccepted, SharedParameterRefused
+from .loading import DifferentNamesRefused, DuplicateMethodAccepted
 from .methods import AllowWithoutHead, NoHeadFallback
 from .paths import DecodesBeforeSplitting, PlusIsSpace, TrailingSlashIgnored
 from .precedence import CatchAllFirst, FirstDeclaredWins, NoBacktracking, ParamBeforeStatic
@@ -22,5 +22,5 @@ MUTANTS = (
     AllowWithoutHead,
     NoHeadFallback,
     DuplicateMethodAccepted,
-    SharedParameterRefused,
+    DifferentNamesRefused,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rover_mt.routing import RouteConflict, Router, RouteSpec
+from rover_mt.routing import RouteConflict, Router, RouteSpec, SegmentKind, parse_template
 
 
 class DuplicateMethodAccepted(Router):
@@ -18,18 +18,21 @@ class DuplicateMethodAccepted(Router):
         super().__init__(kept)
 
 
-class SharedParameterRefused(Router):
-    """Refuses two templates that both have a parameter at the same node, even
-    with the same name (``/u/{id}`` and ``/u/{id}/posts``), which is legal."""
+class DifferentNamesRefused(Router):
+    """The old, stricter rule: refuses two templates that reach one position the same
+    way and name its parameter differently (``/u/{id}`` and ``/u/{uid}/posts``),
+    which is legal; only same-shape templates (``/u/{id}``, ``/u/{name}``) conflict."""
 
     def __init__(self, routes: Iterable[RouteSpec]) -> None:
         specs = list(routes)
         super().__init__(specs)
-        seen: dict[str, str] = {}
-        for template in {spec.template for spec in specs}:
-            parts = template.split("/")
-            for depth, part in enumerate(parts):
-                if part.startswith("{") and not part.startswith("{*"):
-                    prefix = "/".join(parts[:depth])
-                    if seen.setdefault(prefix, template) != template:
-                        raise RouteConflict(f"{template!r} and {seen[prefix]!r} share a parameter")
+        templates = sorted({spec.template for spec in specs})
+        for i, first in enumerate(templates):
+            for second in templates[i + 1:]:
+                for a, b in zip(parse_template(first), parse_template(second)):
+                    if a.kind is not b.kind:
+                        break
+                    if a.value != b.value:
+                        if a.kind is not SegmentKind.STATIC:
+                            raise RouteConflict(f"{first!r} and {second!r} name {a} and {b}")
+                        break

@@ -1,9 +1,11 @@
 """The segment trie behind the router, and the conflict checks done while building it.
 
 Each node holds static children by decoded text, at most one parameter child and at
-most one catch-all. Allowing only one parameter name per node is what makes
-``/users/{id}`` and ``/users/{name}/posts`` a load error: otherwise one path could
-bind its segment under two names depending on the rest of the path.
+most one catch-all. Parameter children are shared whatever the parameter is called:
+values are collected by position during the walk and named by the matched
+``PathEntry.param_names``, so ``/users/{id}`` and ``/users/{uid}/posts/{pid}`` live
+together. Only two templates that end at the same place (same shape, different
+names, e.g. ``/users/{id}`` and ``/users/{name}``) conflict: one path would match both.
 """
 
 from __future__ import annotations
@@ -44,23 +46,23 @@ class PathEntry:
 
 
 class TrieNode:
-    """One depth of the trie. ``*_owner`` remember which template introduced a name."""
+    """One depth of the trie: where each kind of segment leads from here."""
 
-    __slots__ = ("static", "param", "param_name", "param_owner",
-                 "catch_all", "catch_all_name", "catch_all_owner", "entry")
+    __slots__ = ("static", "param", "catch_all", "entry")
 
     def __init__(self) -> None:
         self.static: dict[str, TrieNode] = {}
         self.param: TrieNode | None = None
-        self.param_name = ""
-        self.param_owner = ""
         self.catch_all: PathEntry | None = None
-        self.catch_all_name = ""
-        self.catch_all_owner = ""
         self.entry: PathEntry | None = None
 
     def insert(self, segments: list[Segment], entry: PathEntry) -> None:
-        """Add ``entry`` under ``segments``; raise RouteConflict on a name clash."""
+        """Add ``entry`` under ``segments``.
+
+        Raises RouteConflict when another template already ends at the same place:
+        the router groups specs by template first, so that can only be a template
+        of the same shape whose parameters are named differently.
+        """
         node = self
         for segment in segments:
             if segment.kind is SegmentKind.STATIC:
@@ -71,27 +73,20 @@ class TrieNode:
             elif segment.kind is SegmentKind.PARAM:
                 if node.param is None:
                     node.param = TrieNode()
-                    node.param_name = segment.value
-                    node.param_owner = entry.template
-                elif node.param_name != segment.value:
-                    raise _name_clash(node.param_owner, entry.template,
-                                      node.param_name, segment.value)
                 node = node.param
             else:
                 # parse_template guarantees the catch-all is last.
-                if node.catch_all is not None and node.catch_all_name != segment.value:
-                    raise _name_clash(node.catch_all_owner, entry.template,
-                                      node.catch_all_name, segment.value)
+                if node.catch_all is not None:
+                    raise _same_shape(node.catch_all.template, entry.template)
                 node.catch_all = entry
-                node.catch_all_name = segment.value
-                node.catch_all_owner = entry.template
                 return
+        if node.entry is not None:
+            raise _same_shape(node.entry.template, entry.template)
         node.entry = entry
 
 
-def _name_clash(first: str, second: str, first_name: str, second_name: str) -> RouteConflict:
+def _same_shape(first: str, second: str) -> RouteConflict:
     return RouteConflict(
-        f"routes {first!r} and {second!r} use different parameter names "
-        f"({first_name!r} and {second_name!r}) at the same position; "
-        "use one name for both"
+        f"routes {first!r} and {second!r} differ only by parameter names, "
+        "so every path matching one matches the other; use one template"
     )

@@ -47,11 +47,9 @@ SPEC_ROWS = [
 @pytest.mark.parametrize(("method", "path", "template", "params"), SPEC_ROWS)
 def test_spec_route_table_examples(method: str, path: str, template: str,
                                    params: dict[str, str]) -> None:
-    # Each row alone and together with the rows it does not conflict with.
-    others = [spec(t, m) for m, _, t, _ in SPEC_ROWS if t != "/users/{id}"]
-    for table in ([spec(template, method)], others if template != "/users/{id}" else None):
-        if table is None:
-            continue
+    # Each row alone, and all rows together in one table (they are one app's routes).
+    everything = [spec(t, m) for m, _, t, _ in SPEC_ROWS]
+    for table in ([spec(template, method)], everything):
         r = Router(table)
         m = r.match(method, path)
         assert m.kind is MatchKind.FOUND
@@ -60,11 +58,18 @@ def test_spec_route_table_examples(method: str, path: str, template: str,
         assert m.run_method == method
 
 
-def test_spec_rows_id_and_uid_together_conflict() -> None:
-    # The SPEC's table lists /users/{id} and /users/{uid}/posts/{pid} as separate
-    # examples; declared in one app they bind the same segment under two names.
-    with pytest.raises(RouteConflict, match=r"'/users/\{id\}'.*'/users/\{uid\}/posts/\{pid\}'"):
-        Router([spec("/users/{id}"), spec("/users/{uid}/posts/{pid}", "DELETE")])
+def test_spec_rows_id_and_uid_share_a_position() -> None:
+    # /users/{id} and /users/{uid}/posts/{pid} bind the second segment under
+    # different names; each path's params are named by the template it matched.
+    r = Router([spec("/users/{id}"), spec("/users/{uid}/posts/{pid}", "DELETE")])
+    assert routed(r, "/users/7") == ("/users/{id}", {"id": "7"})
+    assert routed(r, "/users/1/posts/2", "DELETE") == (
+        "/users/{uid}/posts/{pid}", {"uid": "1", "pid": "2"})
+    # 405 and auto-OPTIONS carry the params too, under the matched template's names.
+    not_allowed = r.match("GET", "/users/1/posts/2")
+    assert not_allowed.kind is MatchKind.METHOD_NOT_ALLOWED
+    assert not_allowed.params == {"uid": "1", "pid": "2"}
+    assert r.match("OPTIONS", "/users/9").params == {"id": "9"}
 
 
 # --- templates -------------------------------------------------------------------
@@ -94,15 +99,30 @@ def test_invalid_templates_are_rejected_by_name(template: str) -> None:
 
 @pytest.mark.parametrize(("first", "second"), [
     ("/users/{id}", "/users/{name}"),
-    ("/users/{id}", "/users/{name}/posts"),
     ("/files/{*path}", "/files/{*rest}"),
-    ("/{a}/x", "/{b}/y"),
+    ("/{a}/x", "/{b}/x"),
+    ("/{a}/{*r}", "/{b}/{*s}"),
+    ("/u/{a}/{b}", "/u/{b}/{a}"),
 ])
-def test_different_param_names_at_same_position_conflict(first: str, second: str) -> None:
+def test_same_shape_with_different_names_conflicts(first: str, second: str) -> None:
     for order in ((first, second), (second, first)):
-        with pytest.raises(RouteConflict) as info:
+        with pytest.raises(RouteConflict, match="differ only by parameter names") as info:
             router(*order)
         assert repr(first) in str(info.value) and repr(second) in str(info.value)
+
+
+@pytest.mark.parametrize(("first", "second", "path", "expected"), [
+    ("/users/{id}", "/users/{name}/posts", "/users/x/posts", {"name": "x"}),
+    ("/{a}/x", "/{b}/y", "/1/y", {"b": "1"}),
+    ("/{a}", "/{*rest}", "/1/2", {"rest": "1/2"}),
+    ("/f/{a}", "/f/{b}/{*rest}", "/f/1/2/3", {"b": "1", "rest": "2/3"}),
+    ("/{a}/{b}/x", "/{c}/{d}/{*e}", "/1/2/x", {"a": "1", "b": "2"}),
+])
+def test_different_names_at_a_shared_position_load(first: str, second: str, path: str,
+                                                   expected: dict[str, str]) -> None:
+    # Same position, different names, different shapes: legal, named positionally.
+    for order in ((first, second), (second, first)):
+        assert routed(router(*order), path)[1] == expected
 
 
 def test_same_template_with_overlapping_methods_conflicts() -> None:
