@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
 PEERS_DIR = BENCH_DIR / "peers"
 ROVER_APP = BENCH_DIR / "apps" / "rover_app.lua"
 NGINX_MODULES_DIR = "/usr/lib/nginx/modules"
@@ -168,11 +169,13 @@ class RunningServer:
         self.log_path = self._scratch / "server.log"
         self.port = free_port()
         self.command = spec.build_command(self.port, self._scratch)
-        env = dict(os.environ, PYTHONPATH=str(PEERS_DIR), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if not spec.is_rover:
+            env["PYTHONPATH"] = str(PEERS_DIR)   # where the peers' modules live
         with open(self.log_path, "wb") as log:
             try:
                 self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL, cwd=PEERS_DIR, env=env,
+                                                stdin=subprocess.DEVNULL, cwd=REPO_DIR, env=env,
                                                 start_new_session=True)
             except OSError as exc:
                 raise ServerStartError(f"{spec.name}: cannot run {self.command[0]}: {exc}") from exc
