@@ -166,8 +166,10 @@ local function translate(tpl)
     local code_line = line + count_lines(lead)
     local prefix = "_o.l=" .. code_line .. " " .. rep("\n", count_lines(lead))
     local suffix = rep("\n", count_lines(trail))
-    if code == "" then
-      parts[#parts + 1] = prefix .. suffix
+    if code == "" or sub(code, 1, 2) == "--" then
+      -- Empty tag or {{ -- comment }}: nothing to run. A comment cannot be
+      -- copied into the one-line generated code, where it would hide what follows.
+      parts[#parts + 1] = prefix .. rep("\n", count_lines(code)) .. suffix
     elseif is_statement(code) then
       parts[#parts + 1] = prefix .. code .. " " .. suffix
     else

@@ -142,3 +142,8 @@ def test_escape_and_render_helpers(lua):
     assert lua.run("return rover.html.escape('<&>')") == b"&lt;&amp;&gt;"
     assert lua.run("return rover.html.render('{{ a }}', { a = 'b' })") == b"b"
     assert lua.run("return rover.html.render('plain')") == b"plain"
+
+
+def test_comment_tags_render_nothing_and_keep_line_numbers(lua):
+    assert render(lua, "{ a = 1 }", "x{{ -- a note }}y{{ --[[ multi\nline ]] }}{{ a }}") == "xy1"
+    assert render_error(lua, "{}", "{{ -- c\n }}\n{{ error('e') }}") == "template error at line 3: e"
