@@ -142,7 +142,7 @@ return function(deps)
       local body, ctype = spec.body, nil
       if type(body) == "table" then ctype = JSONT
       elseif body == nil then body = ""
-      else body = tostring(body) end
+      else body = tostring(body); ctype = TEXT end
       local r = new_response(status, ctype, body)
       if type(spec.headers) == "table" then
         local names = {}
