@@ -55,7 +55,8 @@ class Worker:
                 return
             batch = [item]
             try:
-                while len(batch) < BATCH:
+                # Stop draining at a STOP: each worker must consume exactly one.
+                while len(batch) < BATCH and batch[-1] is not STOP:
                     batch.append(get_nowait())
             except Exception:
                 pass
