@@ -103,7 +103,8 @@ return function(call)
     end
     -- The store packs the keys as "<len>:<bytes>" items in one string
     -- (a call cannot return thousands of values on LuaJIT).
-    local packed = call(name, "keys", nil, max)
+    local packed, err = call(name, "keys", nil, max)
+    if packed == nil then error("rover.shared: " .. tostring(err), 2) end
     local out, n, pos, len = {}, 0, 1, #packed
     while pos <= len do
       local colon = find(packed, ":", pos, true)

@@ -161,6 +161,7 @@ def test_lua_values_are_visible_from_python(lua):
         ("rover.shared.c:set('k', 1, -1)", "rover.shared: ttl must be a number of seconds >= 0, got -1"),
         ("rover.shared.c:incr('k', 'x')", "rover.shared: incr step must be a number, got string"),
         ("rover.shared.c.get('k')", "rover.shared: call get with a colon"),
+        ("rover.shared.c:keys(0/0)", "rover.shared: cannot convert float NaN to integer"),
         ("rover.shared.c = 1", "rover.shared: dictionaries are created by use"),
     ],
 )
