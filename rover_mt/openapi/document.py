@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from ..routing import SegmentKind, parse_template
+from .introspect import NEEDS_SOURCE, describe_source
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -117,6 +118,11 @@ def build_document(gen: Any, config: Any) -> dict[str, Any]:
     from .. import __version__
 
     docs = getattr(gen, "route_docs", {}) or {}
+    if any(NEEDS_SOURCE in info for info in docs.values()):
+        # The load-time probe could not read handler texts: describe once more
+        # with the generation's source and keep the result on the generation.
+        docs = describe_source(gen.source, gen.engine)
+        gen.route_docs = docs
     paths: dict[str, dict[str, Any]] = {}
     used_ids: set[str] = set()
     for route in sorted(gen.lua_routes, key=lambda r: (r.template, r.method)):

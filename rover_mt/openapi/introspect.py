@@ -22,6 +22,10 @@ from ..worker.runtime import AppSource, LuaApp, LuaRoute, lua_source
 from .handler_scan import HTML, JSON, OCTET, TEXT, HandlerFacts, scan_handler
 from .route_meta import apply_route_meta
 
+# Marks docs made without the app's source text (see describe_routes); the
+# document builder then describes the generation again with its source.
+NEEDS_SOURCE = "x-rover-needs-source"
+
 # Short names for the content types a body reader implies.
 _BODY_READER_TYPES = {"json": JSON, "text": "text/plain", "raw": OCTET, "bytes": OCTET}
 
@@ -124,8 +128,11 @@ def _request_body(facts: HandlerFacts, schema: dict[str, Any] | None) -> dict[st
     if "expect" in facts.body_kinds:
         # Validated, but the schema could not be read at load time: an object.
         return {"required": True, "content": {JSON: {"schema": {"type": "object"}}}}
-    content = {_BODY_READER_TYPES[k]: {} for k in sorted(kinds) if k in _BODY_READER_TYPES}
-    return {"required": True, "content": content or {"*/*": {}}}
+    # An empty body counts as no body (ctx:body() raises 400), hence minLength 1.
+    non_empty = {"schema": {"type": "string", "minLength": 1}}
+    content = {_BODY_READER_TYPES[k]: ({} if k == "json" else non_empty)
+               for k in sorted(kinds) if k in _BODY_READER_TYPES}
+    return {"required": True, "content": content or {"*/*": non_empty}}
 
 
 def _responses(facts: HandlerFacts, has_body: bool) -> dict[str, Any]:
@@ -207,7 +214,9 @@ def describe_routes(probe: LuaApp, routes: list[LuaRoute], *,
     cannot understand: that route just gets less detail.
     """
     helper = _Helper(probe)
-    files = _SourceFiles(source if source is not None else getattr(probe, "source", None))
+    if source is None:
+        source = getattr(probe, "source", None)
+    files = _SourceFiles(source)
     core = probe.core
     out: dict[tuple[str, str], dict] = {}
     for route in routes:
@@ -219,12 +228,18 @@ def describe_routes(probe: LuaApp, routes: list[LuaRoute], *,
         meta = core[b"route_meta"](route.index)
         if meta is not None:
             apply_route_meta(info, meta, helper)
+        if source is None:
+            info[NEEDS_SOURCE] = True
         out[(route.template, route.method)] = info
     return out
 
 
-def describe_file(path: str | Path, engine: str = "lua54") -> dict[tuple[str, str], dict]:
-    """Load the app at `path` in a scratch runtime and describe its routes."""
-    source = AppSource.read(path)
+def describe_source(source: AppSource, engine: str = "lua54") -> dict[tuple[str, str], dict]:
+    """Load `source` in a scratch runtime of its own and describe its routes."""
     probe = LuaApp(source, engine=engine)
     return describe_routes(probe, probe.routes(), source=source)
+
+
+def describe_file(path: str | Path, engine: str = "lua54") -> dict[tuple[str, str], dict]:
+    """Load the app at `path` in a scratch runtime and describe its routes."""
+    return describe_source(AppSource.read(path), engine)
