@@ -217,7 +217,17 @@ return function(deps)
         if type(k) ~= "string" then
           error(sformat("%s: route keys must be strings, got %s key %s", where, type(k), tostring(k)), 0)
         end
-        if not (top and RESERVED[k]) then keys[#keys + 1] = k end
+        if not (top and RESERVED[k]) then
+          keys[#keys + 1] = k
+        elseif type(rawget(node, k)) == "table" then
+          -- `function api.text.get()` would silently vanish into the builder.
+          for mk, mv in pairs(rawget(node, k)) do
+            if type(mk) == "string" and METHODS[slower(mk)] and type(mv) == "function" then
+              error(sformat("api.%s.%s: '%s' is a reserved builder name on the top-level table "
+                .. "and cannot hold routes (use another segment name)", k, mk, k), 0)
+            end
+          end
+        end
       end
       sort(keys)
       for _, k in ipairs(keys) do

@@ -8,6 +8,7 @@ frozen Python objects.
 from __future__ import annotations
 
 import functools
+import sys
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -159,8 +160,10 @@ class LuaApp:
         self._dispatch = core[b"dispatch"]
 
     def _run_chunk(self, text: bytes, name: bytes, *args: Any) -> Any:
-        loader = self.lua.eval("function(s, n) return assert(load(s, n, 't')) end") \
-            if self.engine == "lua54" else self.lua.eval("function(s, n) return assert(loadstring(s, n)) end")
+        # One return value only: the sandbox's loadstring returns (fn, nil).
+        loader = self.lua.eval("function(s, n) local f = assert(load(s, n, 't')); return f end") \
+            if self.engine == "lua54" else \
+            self.lua.eval("function(s, n) local f = assert(loadstring(s, n)); return f end")
         return loader(text, name)(*args)
 
     def _load_module(self, compile_fn: Any, name: str, deps: Any) -> Any:
@@ -168,8 +171,8 @@ class LuaApp:
         return chunk(deps)
 
     def _load_app(self, source: AppSource) -> dict[str, Any]:
-        from lupa import LuaError
-
+        # Each lupa engine module has its own LuaError class.
+        LuaError = sys.modules[type(self.lua).__module__].LuaError
         try:
             config = self.core[b"load_app"](source.text, source.chunkname)
         except LuaError as exc:
