@@ -18,8 +18,10 @@ local function compile(source, chunkname, env)
   if source:byte(1) == 27 then return nil, chunkname .. ": binary chunks are not allowed" end
   if setfenv and loadstring then
     local fn, err = loadstring(source, chunkname)
-    if fn and env then setfenv(fn, env) end
-    return fn, err
+    if not fn then return nil, err end
+    if env then setfenv(fn, env) end
+    -- One value on success: Python callers (lupa) would otherwise get (fn, nil).
+    return fn
   end
   -- Lua 5.4 treats an explicit nil env as "no globals", so only pass a real one.
   if env == nil then return raw_load(source, chunkname, "t") end
@@ -34,6 +36,7 @@ _G.debug = { traceback = traceback }
 _G.dofile = nil
 _G.loadfile = nil
 _G.python = nil
+_G.jit = nil  -- LuaJIT's compiler controls (jit.off, jit.opt) are not for app code
 _G.unpack = rawget(_G, "unpack") or table.unpack
 _G.string.dump = nil
 if rawget(_G, "loadstring") then
@@ -48,6 +51,21 @@ local package = _G.package
 package.loadlib = nil
 package.cpath = ""
 package.path = ""
+-- require() looks in package.loaded first, and the engines put the unrestricted
+-- libraries there (io, os, debug, ffi, jit, lupa's `python`): replace or drop them so
+-- require("io") cannot hand back what the globals no longer have.
+local loaded = package.loaded
+for name in pairs(loaded) do
+  if name ~= "string" and name ~= "table" and name ~= "math" and name ~= "coroutine"
+     and name ~= "utf8" and name ~= "bit" then
+    loaded[name] = nil
+  end
+end
+loaded._G = _G
+loaded.os = _G.os
+loaded.debug = _G.debug
+loaded.package = package
+package.preload = {}
 local app_env
 local function app_searcher(name)
   local source, path = read_module(name)
