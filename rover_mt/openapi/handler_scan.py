@@ -135,6 +135,7 @@ def _find_builders(code: str, plain: str, is_api: Callable[[str], bool],
                     # A string body's type comes from its headers: not known here.
                     facts.unknown_return = True
                     continue
+                ctype = JSON
         facts.add(status, ctype)
 
 

@@ -53,7 +53,27 @@ def _list_order(kv: tuple[Any, Any]) -> tuple[int, Any]:
     return (0, kv[0]) if isinstance(kv[0], int) else (1, str(kv[0]))
 
 
+# Keys a guard config table may hold (rover_mt/lua/guard.lua CONFIG_KEYS).
+_GUARD_CONFIG_KEYS = frozenset({
+    b"type", b"required", b"message", b"optional", b"default", b"enum", b"nullable", b"min",
+    b"max", b"min_len", b"max_len", b"pattern", b"items", b"fields", b"schema", b"properties"})
+
+
+def _is_json_schema_table(value: Any) -> bool:
+    """A table written as JSON Schema rather than as a guard config: it has a
+    string `type` and a JSON-Schema-only shape (`required` as a list of names,
+    or keywords guard does not know, such as `minimum` or `format`)."""
+    items = _items(value)
+    if not items or not isinstance(value[b"type"], bytes):
+        return False
+    return (not isinstance(value[b"required"], (bool, bytes, type(None)))
+            or any(k not in _GUARD_CONFIG_KEYS for k, _ in items))
+
+
 def _schema_of(value: Any, reader: SchemaReader) -> dict[str, Any] | None:
+    if _is_json_schema_table(value):
+        raw = reader.to_json(value)
+        return raw if isinstance(raw, dict) else None
     schema = reader.schema(value)
     if schema is None:
         raw = reader.to_json(value)  # a JSON Schema written as a Lua table
