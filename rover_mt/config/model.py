@@ -165,6 +165,12 @@ class Config:
     header_timeout: float = _timeout(10.0, "Time from a request's first byte until its headers must be complete.")
     body_timeout: float = _timeout(10.0, "Longest pause allowed while a request body is being received.")
     send_timeout: float = _timeout(30.0, "Longest time a response may wait for a client that does not read it.")
+    body_min_rate: int = _setting(
+        1024,
+        "Slowest average request-body rate accepted once a body has been arriving for `body_timeout`; slower "
+        "uploads are closed (slow-body attacks). `0` turns the check off.",
+        group=TIMEOUTS, unit="bytes/s", min=0, max=1 * GIB,
+    )
 
     # --- HTTP limits --------------------------------------------------------
     max_body_size: int = _setting(

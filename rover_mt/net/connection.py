@@ -4,7 +4,11 @@ Bytes go to the parser backend; a complete request goes to the engine; the
 response bytes come back through :meth:`HttpConnection.on_result` and are written
 here. One request per connection is in the engine at a time, so pipelined
 requests are answered in order; their bytes wait in the parser meanwhile, and
-reading pauses when too much is waiting.
+reading pauses when too much is waiting, or while unsent output is over the cap.
+
+There are no per-connection timers: the listener's sweep calls :meth:`expire`
+every 0.25 s, which compares the times recorded here with the configured limits
+(docs/server-behavior.md, "Timeouts").
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from ..protocol.response import CONTINUE_100, encode_error
 
 # Connection states, checked by the server's timeout sweep.
 IDLE, HEAD, BODY, BUSY = 0, 1, 2, 3
+# A response went out but the unsent output is over `max_output_buffer`: the next
+# pipelined request waits until the client reads (or `send_timeout` ends it).
+DRAIN = 4
 
 # Pause reading when this much request data is buffered behind a busy request.
 MAX_PIPELINE_BUFFER = 65536
@@ -29,7 +36,7 @@ class HttpConnection(asyncio.Protocol):
     __slots__ = ("server", "engine", "transport", "parser", "state", "since", "client_ip",
                  "head", "body", "body_size", "ticket", "started", "closed", "buffered",
                  "read_paused", "write_paused", "write_blocked_since", "keep_alive",
-                 "pending_error")
+                 "pending_error", "last_read", "close_started", "peer_eof")
 
     def __init__(self, server: Any) -> None:
         self.server = server
@@ -37,7 +44,11 @@ class HttpConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = make_parser(server.http_backend, server.limits)
         self.state = IDLE
-        self.since = time.monotonic()  # when the current state began (or last body byte)
+        # When the current state began: the first byte of a head (HEAD), the end of
+        # the head (BODY), the last response (IDLE). Never moved by later bytes, so a
+        # trickle cannot stretch a deadline.
+        self.since = time.monotonic()
+        self.last_read = self.since  # last bytes received while in BODY (idle check)
         self.client_ip = b""
         self.head: RequestHead | None = None
         self.body: list[bytes] = []
@@ -49,7 +60,9 @@ class HttpConnection(asyncio.Protocol):
         self.read_paused = False
         self.write_paused = False
         self.write_blocked_since = 0.0
+        self.close_started = 0.0  # when we asked the transport to close (flush, then close)
         self.keep_alive = True
+        self.peer_eof = False
         self.pending_error: ProtocolError | None = None
 
     # -- asyncio callbacks --------------------------------------------------
@@ -57,6 +70,9 @@ class HttpConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.client_ip = (peer[0] if isinstance(peer, tuple) else "unix").encode()
+        cap = self.server.config.max_output_buffer
+        # pause_writing() fires above the cap; reading resumes once a quarter is left.
+        transport.set_write_buffer_limits(high=cap, low=cap // 4)  # type: ignore[attr-defined]
         self.server.connection_opened(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -67,21 +83,26 @@ class HttpConnection(asyncio.Protocol):
             # skips it if it has not started; the request is counted as 499.
             ticket.done = True
             self.engine.client_gone(ticket)
+        # Drop everything that could keep request data or the socket alive: the
+        # engine may still hold this object (as a ticket owner) for a while.
         self.ticket = None
         self.head = None
         self.body = []
+        self.pending_error = None
         self.transport = None
         self.server.connection_closed(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.state == IDLE:
+        state = self.state
+        if state == IDLE:
             self.state = HEAD
             self.since = time.monotonic()
-        elif self.state == BUSY:
+        elif state == BODY:
+            self.last_read = time.monotonic()
+        elif state == BUSY or state == DRAIN:
             self.buffered += len(data)
             if self.buffered > MAX_PIPELINE_BUFFER and not self.read_paused:
-                self.read_paused = True
-                self.transport.pause_reading()  # type: ignore[union-attr]
+                self._pause_reading()
         try:
             events = self.parser.feed(data)
         except ProtocolError as err:
@@ -91,27 +112,36 @@ class HttpConnection(asyncio.Protocol):
             self._process(events)
 
     def eof_received(self) -> bool | None:
+        self.peer_eof = True
         self.parser.feed_eof()
-        if self.state == BUSY:
-            # Half-closed client (sent its request, then shut down writing):
-            # still answer it, then close.
-            self.keep_alive = False
+        if self.state == BUSY or self.state == DRAIN:
+            # Half-closed client (sent its requests, then shut down writing): still
+            # answer what was sent in full, then close (see _write_result).
             return True
         return None
 
     def pause_writing(self) -> None:
         self.write_paused = True
         self.write_blocked_since = time.monotonic()
-        if not self.read_paused and self.transport is not None:
-            self.read_paused = True
-            self.transport.pause_reading()
+        if not self.read_paused:
+            self._pause_reading()
 
     def resume_writing(self) -> None:
         self.write_paused = False
         self.write_blocked_since = 0.0
-        if self.read_paused and self.state != BUSY and self.transport is not None:
-            self.read_paused = False
-            self.transport.resume_reading()
+        transport = self.transport
+        if transport is None or self.close_started:
+            return
+        if self.state == DRAIN:
+            # The client caught up: go on with the pipelined requests held back.
+            self.state = IDLE
+            self.since = time.monotonic()
+            events = self._next_request()
+            if events:
+                self._process(events)
+            return
+        if self.read_paused and self.state != BUSY and self.pending_error is None:
+            self._resume_reading()
 
     # -- requests -------------------------------------------------------------
     def _process(self, events: list[Any]) -> None:
@@ -124,13 +154,12 @@ class HttpConnection(asyncio.Protocol):
                     self.body = []
                     self.body_size = 0
                     self.state = BODY
-                    self.since = time.monotonic()
+                    self.since = self.last_read = time.monotonic()
                     if ev.expect_continue and (ev.chunked or ev.content_length):
                         self.transport.write(CONTINUE_100)  # type: ignore[union-attr]
                 elif type(ev) is BodyData:
                     self.body.append(ev.data)
                     self.body_size += len(ev.data)
-                    self.since = time.monotonic()
                 elif type(ev) is MessageEnd:
                     result = self._request_complete()
             if result is None or self.closed:
@@ -162,35 +191,45 @@ class HttpConnection(asyncio.Protocol):
 
     def _write_result(self, result: Any) -> list[Any]:
         """Write one response; return the events of the next pipelined request."""
-        status, data, _nbytes = result
+        _status, data, _nbytes = result
         transport = self.transport
         self.ticket = None
         self.head = None
         if transport is None:
             return []
         transport.write(data)
+        self.state = IDLE
+        self.since = time.monotonic()
         if self.pending_error is not None:
             err, self.pending_error = self.pending_error, None
-            self.state = IDLE
             self._protocol_error(err)
             return []
         if not self.keep_alive or self.server.closing or data.find(b"\r\nConnection: close\r\n", 0, 1024) != -1:
-            self.state = IDLE
-            transport.close()
+            self._close()
             return []
-        self.state = IDLE
-        self.since = time.monotonic()
-        if self.read_paused and not self.write_paused:
-            self.read_paused = False
-            transport.resume_reading()
+        if self.write_paused:
+            # Output over the cap: hold the next pipelined request until the client
+            # reads (resume_writing), so a client that only writes cannot grow it.
+            self.state = DRAIN
+            return []
+        return self._next_request()
+
+    def _next_request(self) -> list[Any]:
+        """Start parsing the next pipelined request (state is IDLE)."""
         try:
             events = self.parser.start_next()
         except ProtocolError as err:
             self._protocol_error(err)
             return []
-        if self.parser.in_progress and not events:
+        if events:
+            return events
+        if self.peer_eof:
+            self._close()  # half-closed and nothing complete left to answer
+        elif self.parser.in_progress:
             self.state = HEAD
-        return events
+        if self.read_paused and not self.write_paused and not self.closed:
+            self._resume_reading()
+        return []
 
     def _protocol_error(self, err: ProtocolError) -> None:
         """Bad input: answer the status the parser chose, then close."""
@@ -201,29 +240,70 @@ class HttpConnection(asyncio.Protocol):
             # A response is pending for an earlier request: answer it first, then
             # send this error and close (responses stay in request order).
             self.pending_error = err
-            transport.pause_reading()
-            self.read_paused = True
+            if not self.read_paused:
+                self._pause_reading()
             return
         self.engine.record_protocol_error(err.status, self.client_ip)
         transport.write(encode_error(err.status, err.reason, date=self.engine.date()))
         self.state = IDLE
-        transport.close()
+        self._close()
+
+    # -- transport helpers --------------------------------------------------------
+    def _pause_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            self.read_paused = True
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            self.read_paused = False
+            transport.resume_reading()
+
+    def _close(self) -> None:
+        """Close after the pending output is sent (bounded by `send_timeout`)."""
+        transport = self.transport
+        if transport is not None and not self.close_started:
+            self.close_started = time.monotonic()
+            transport.close()
+
+    def close_if_idle(self) -> None:
+        """Graceful stop: close now unless a request has been received in full or
+        its body is arriving (those are answered first, with Connection: close)."""
+        if self.state == IDLE or self.state == HEAD:
+            self._close()
 
     # -- used by the server's sweep -------------------------------------------
     def expire(self, now: float, cfg: Any) -> None:
-        """Close this connection if it has overstayed its current state."""
-        st = self.state
+        """Close this connection if it has overstayed its current state.
+
+        Deadlines: a head must be complete `header_timeout` after its first byte; a
+        body may pause at most `body_timeout` and must average `body_min_rate`
+        bytes/s once it has run for `body_timeout`; an idle keep-alive connection
+        lasts `keepalive_timeout`; unsent output may be stuck for `send_timeout`.
+        """
         transport = self.transport
         if transport is None:
             return
+        if self.close_started:
+            # close() waits for the output to drain; a client that never reads
+            # would hold the socket forever.
+            if now - self.close_started > cfg.send_timeout:
+                transport.abort()
+            return
+        st = self.state
         if st == IDLE:
             if now - self.since > cfg.keepalive_timeout or self.server.closing:
-                transport.close()
+                self._close()  # silent: nothing is sent
         elif st == HEAD:
             if now - self.since > cfg.header_timeout:
                 transport.abort()
         elif st == BODY:
-            if now - self.since > cfg.body_timeout:
+            elapsed = now - self.since
+            if now - self.last_read > cfg.body_timeout:
+                transport.abort()
+            elif elapsed > cfg.body_timeout and self.body_size < cfg.body_min_rate * elapsed:
                 transport.abort()
         if self.write_paused and now - self.write_blocked_since > cfg.send_timeout:
             transport.abort()

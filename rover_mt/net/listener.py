@@ -71,6 +71,9 @@ class Listener:
         self._sweeper = loop.call_later(SWEEP_INTERVAL, self._sweep)
         self.engine.metrics.add_gauge("open_connections", "Open client connections.",
                                       lambda: len(self.connections))
+        # When the loop stops (end of a graceful stop) every socket still open must be
+        # closed, or its descriptor lives on until garbage collection.
+        self.engine._on_loop_stop.append(self.close_all)
 
     def _resume_accepting(self) -> None:
         if not self._accepting and not self.closing and self._loop is not None:
@@ -125,22 +128,47 @@ class Listener:
             self._sweeper = self._loop.call_later(SWEEP_INTERVAL, self._sweep)
 
     def begin_close(self) -> None:
-        """Stop accepting and close idle connections at once (graceful stop)."""
+        """Stop accepting and close idle connections at once (graceful stop).
+
+        Connections with a complete request (queued or running) or a body arriving
+        are answered first, with ``Connection: close``; the sweep closes them after.
+        """
         self.closing = True
         self._pause_accepting()
         try:
             self.sock.close()
         except OSError:
             pass
-        from .connection import IDLE
-
         for conn in list(self.connections):
-            if conn.state == IDLE and conn.transport is not None:
-                conn.transport.close()
+            conn.close_if_idle()
 
     def abort_all(self) -> None:
+        """Reset every open connection and stop the sweep."""
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.abort()
         if self._sweeper is not None:
             self._sweeper.cancel()
+            self._sweeper = None
+
+    def close_all(self) -> None:
+        """On the stopped (not yet closed) loop: abort what is left and let the
+        transports run their close callbacks so the sockets are really closed."""
+        loop = self._loop
+        self.closing = True
+        self._pause_accepting()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        if loop is None or loop.is_closed() or loop.is_running():
+            self.abort_all()
+            return
+        # Accepted sockets whose transports are still being set up get a turn first
+        # so that they can be aborted too; abort() schedules connection_lost (which
+        # closes the socket) with call_soon, so those need turns after.
+        for _ in range(2):
+            for _ in range(3):
+                loop.run_until_complete(asyncio.sleep(0))
+            self.abort_all()
+        loop.run_until_complete(asyncio.sleep(0))
