@@ -140,3 +140,18 @@ def test_schemathesis_finds_no_server_errors_or_mismatches(app):
              "--request-timeout", "5", "--no-color"],
             capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+
+
+def test_reload_rebuilds_the_document(tmp_path):
+    app = tmp_path / "app.lua"
+    app.write_text('local api = rover.server {}\nfunction api.one.get(ctx) return "1" end\nreturn api\n')
+    with Server(app, port=0, workers=2, log_level="nope") as srv:
+        assert set(json.loads(get(srv.url, "/openapi.json")[2])["paths"]) == {"/one"}
+        app.write_text('local api = rover.server {}\nlocal g = rover.guard\n'
+                       'function api.two.post(ctx) return ctx:body():expect({ n = g:integer() }) end\n'
+                       'return api\n')
+        assert srv.reload() is True
+        doc = json.loads(get(srv.url, "/openapi.json")[2])
+        assert set(doc["paths"]) == {"/two"}
+        schema = doc["paths"]["/two"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert schema["properties"] == {"n": {"type": "integer"}}
