@@ -123,9 +123,16 @@ class Engine:
         self.loop.call_soon_threadsafe(run)
         return fut.result(timeout)
 
-    def stop(self, timeout: float | None = None, before: Callable[[], Any] | None = None) -> None:
-        """Finish queued and in-flight requests, then stop workers and the loop.
-        Idempotent; `before` runs on the loop first (the server closes listeners)."""
+    def stop(self, timeout: float | None = None, before: Callable[[], Any] | None = None,
+             after: Callable[[], Any] | None = None) -> None:
+        """Graceful stop; idempotent.
+
+        `before` runs on the loop first (the server stops accepting and closes idle
+        connections). Then queued and in-flight requests are finished (their
+        responses say ``Connection: close``) for up to `timeout` seconds
+        (``graceful_timeout`` by default). Then `after` runs on the loop (the server
+        aborts what is left), and the workers and the loop stop.
+        """
         with self._stop_lock:
             if self.stopped:
                 return
@@ -137,20 +144,12 @@ class Engine:
         self.closing = True
         if self.pool is not None:
             self.pool.closing = True
-        if before is not None:
-            try:
-                self.call_in_loop(before)
-            except Exception:
-                pass
-        # Wait for in-flight and queued work to be answered.
-        while time.monotonic() < end:
-            try:
-                busy = self.call_in_loop(lambda: len(self._inflight), timeout=1.0)
-            except Exception:
-                break
-            if not busy:
-                break
-            time.sleep(0.02)
+        self._run_on_loop(before)
+        self._wait_inflight(end)
+        # Two loop turns let the last responses' writes and closes go out first.
+        self._run_on_loop(lambda: None)
+        self._run_on_loop(lambda: None)
+        self._run_on_loop(after)
         self._shutdown_workers(max(0.1, end - time.monotonic()))
         try:
             self.loop.call_soon_threadsafe(self.loop.stop)
@@ -158,6 +157,25 @@ class Engine:
             pass
         self._thread.join(max(1.0, end - time.monotonic()))
         self.logger.close()
+
+    def _run_on_loop(self, fn: Callable[[], Any] | None) -> None:
+        if fn is None:
+            return
+        try:
+            self.call_in_loop(fn, timeout=5.0)
+        except Exception as exc:  # stopping goes on regardless
+            self.logger.error(f"error while stopping: {exc!r}")
+
+    def _wait_inflight(self, end: float) -> None:
+        """Return once no request is queued or running, or `end` has passed."""
+        while time.monotonic() < end:
+            try:
+                busy = self.call_in_loop(lambda: len(self._inflight), timeout=1.0)
+            except Exception:
+                break
+            if not busy:
+                break
+            time.sleep(0.01)
 
     def _shutdown_workers(self, timeout: float) -> None:
         if self.pool is not None:
@@ -280,6 +298,11 @@ class Engine:
         if req is not None:
             self.record(req.method, req.path, req.route, CLIENT_CLOSED_STATUS, req.enqueued, 0,
                         req.request_id, req.client_ip)
+        worker = ticket.worker
+        if worker is not None:
+            # Nobody will read the answer: stop the handler now rather than at its
+            # deadline (Lua 5.4; a no-op unless this very request is running).
+            worker.interrupt.interrupt(ticket)
 
     def record_protocol_error(self, status: int, peer_ip: bytes) -> None:
         """A request refused by the parser (400/413/431 ...) still counts once."""
@@ -291,17 +314,34 @@ class Engine:
         assert self.dispatcher is not None
         ticket = req.ticket
         self._inflight.add(ticket)
+        pool = self.pool
+        assert pool is not None
+        # Counted as pending for its generation before it can reach a worker, so a
+        # swapped-out generation's runtimes are never freed under a queued request.
+        pool.queued(req)
         res = self.dispatcher.submit(req, self.config.backpressure,
                                      self.config.backpressure_timeout_ms / 1000.0,
-                                     lambda queued: queued or self._shed_later(req))
+                                     lambda queued: self._blocked_outcome(req, queued))
         if res is Submitted.SHED:
+            pool.finished(req)
             result = self._shed_result(req)
             ticket.done = True
             self._inflight.discard(ticket)
             self.record(req.method, req.path, req.route, 503, req.enqueued, result[2],
                         req.request_id, req.client_ip)
             return result
+        if res is Submitted.QUEUED:
+            self.io_metrics.inc("dispatched_total")
         return None
+
+    def _blocked_outcome(self, req: Request, queued: bool) -> None:
+        """Block mode: the request got room in the queue, or ran out of time."""
+        if queued:
+            self.io_metrics.inc("dispatched_total")
+            return
+        assert self.pool is not None
+        self.pool.finished(req)
+        self._shed_later(req)
 
     def _shed_result(self, req: Request) -> tuple[int, bytes, int]:
         self.io_metrics.inc("shed_total")
@@ -313,7 +353,7 @@ class Engine:
 
     def _shed_later(self, req: Request) -> None:
         """Block mode ran out of time waiting for room."""
-        if req.ticket.done:
+        if req.ticket.done:  # the client left (counted as 499) or it timed out
             self._inflight.discard(req.ticket)
             return
         self._answer(req.ticket, self._shed_result(req))
@@ -351,21 +391,44 @@ class Engine:
                     req.request_id, req.client_ip)
         ticket.owner.on_result(ticket, result)
 
-    def swap_generation(self, gen: AppGeneration) -> None:
-        """Send new requests to `gen`; queued ones finish on the generation they have."""
-        old = self.generation
-        self._live_generations.add(gen.id)
-        self.generation = gen
-        self._live_generations.discard(old.id)
+    def swap_generation(self, gen: AppGeneration, prewarm_timeout: float = 30.0) -> None:
+        """Send new requests to `gen`; queued and running ones finish on theirs.
+
+        Call from any thread but the loop's. Every worker first builds its runtime
+        for `gen` (so the first requests after the swap do not pay for it), then
+        the swap itself happens on the loop thread, between two requests. Workers
+        free an old generation's runtimes once none of its requests is left.
+        """
+        if self.loop is None or self.pool is None:
+            self.generation = gen
+            return
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("swap_generation must not be called on the loop thread")
+        if not self.pool.prewarm(gen, prewarm_timeout):
+            self.logger.warn("reload: some workers did not build the new runtime in time; "
+                             "they will build it on their next request")
+
+        def swap() -> None:
+            old = self.generation
+            self._live_generations.add(gen.id)
+            self.generation = gen
+            self._live_generations.discard(old.id)
+
+        self.call_in_loop(swap)
 
     def timeout_response(self, req: Request) -> bytes:
         return compose(504, b'{"error":"Handler timed out"}', b"application/json", None,
                        request_id=req.request_id, date=self.pool.date.get() if self.pool else b"",
                        keep_alive=req.keep_alive and not self.closing, head_only=req.head_only)
 
+    #: How long a worker may stay in a handler past its deadline (after the
+    #: interrupt was armed) before it is declared stuck and replaced.
+    STUCK_GRACE = 0.5
+    WATCHDOG_INTERVAL = 0.05
+
     def _watchdog(self) -> None:
-        """Every 50 ms: answer requests past their deadline with 504 and replace
-        workers that stay stuck in a handler well past it."""
+        """Every 50 ms (loop thread): answer requests past their deadline with 504,
+        interrupt their handlers, and replace workers that stay stuck anyway."""
         loop = self.loop
         if loop is None or self.stopped and not self._inflight:
             return
@@ -375,16 +438,21 @@ class Engine:
             if now >= req.deadline and not ticket.done:
                 self.io_metrics.inc("handler_timeouts_total")
                 self._answer(ticket, (504, self.timeout_response(req), 29))
-        if self.pool is not None:
-            grace = 1.0
-            for w in list(self.pool.workers):
+        pool = self.pool
+        if pool is not None:
+            for w in list(pool.workers):
                 cur = w.current
-                if cur is not None and now > cur.deadline + grace and not w.retired:
+                if cur is None or now < cur.deadline or w.retired:
+                    continue
+                # Armed once per request; a no-op if it already returned.
+                w.interrupt.interrupt(cur.ticket)
+                if now > cur.deadline + self.STUCK_GRACE and w.current is cur:
                     self.logger.warn("worker stuck past its deadline; replacing it",
-                                     worker=w.id, route=cur.route, request_id=cur.request_id.decode())
-                    self.pool.replace(w)
+                                     worker=w.id, route=cur.route,
+                                     request_id=cur.request_id.decode("latin-1"))
+                    pool.replace(w)
                     self.io_metrics.inc("worker_restarts_total")
-        loop.call_later(0.05, self._watchdog)
+        loop.call_later(self.WATCHDOG_INTERVAL, self._watchdog)
 
     # -- callbacks from workers ------------------------------------------------
     def generation_live(self, gid: int) -> bool:
@@ -417,7 +485,7 @@ class Engine:
     def _register_gauges(self) -> None:
         m = self.metrics
         m.add_gauge("queue_depth", "Requests waiting in the queue.",
-                    lambda: self.dispatcher.depth() if self.dispatcher else 0)
+                    lambda: (self.dispatcher.depth() + self.pool.backlog_depth()) if self.pool else 0)
         m.add_gauge("busy_workers", "Workers running a handler.",
                     lambda: self.pool.busy if self.pool else 0)
         m.add_gauge("inflight_requests", "Requests queued or running.",
@@ -429,15 +497,19 @@ class Engine:
                                lambda: self.logger.dropped)
 
     def stuck_workers(self) -> int:
-        if self.pool is None:
+        """Workers stuck in a handler: replaced ones still running, plus active
+        ones past their deadline (about to be interrupted or replaced)."""
+        pool = self.pool
+        if pool is None:
             return 0
         now = time.monotonic()
-        return sum(1 for w in self.pool.workers if w.current is not None and now > w.current.deadline)
+        active = sum(1 for w in pool.workers if (cur := w.current) is not None and now > cur.deadline)
+        return pool.stuck_count() + active
 
     def ready(self) -> bool:
+        """Whether /ready says 200: serving, and fewer than max_stuck_workers stuck."""
         return (not self.closing and self.pool is not None
                 and self.stuck_workers() < self.config.max_stuck_workers)
-
 
 def load_generation(app_path: str, config: Config) -> AppGeneration:
     """Read and load the app once, validating it (AppLoadError on failure)."""

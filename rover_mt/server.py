@@ -122,7 +122,8 @@ class Server:
         if not self._started:
             return
         listener = self.listener
-        self.engine.stop(timeout, before=listener.begin_close if listener else None)
+        self.engine.stop(timeout, before=listener.begin_close if listener else None,
+                         after=listener.abort_all if listener else None)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` was called (from another thread or a signal)."""

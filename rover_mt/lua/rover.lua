@@ -543,32 +543,124 @@ return function(deps)
   end
 
   local last_traceback
-  local function on_error(e)
-    if e ~= TIMEOUT and type(e) ~= "table" then last_traceback = traceback(tostring(e), 2) end
-    return e
-  end
 
   ---------------------------------------------------------------------------
-  -- Deadlines: a count hook checks the clock every HOOK_EVERY VM instructions
-  -- and keeps raising once the deadline has passed, so pcall cannot swallow it.
+  -- Deadlines. No hook is active while handlers run normally: on Lua 5.4 any
+  -- hook puts the VM in trap mode and slows every instruction (measured 2.2x on
+  -- a pure-Lua loop). When a request's deadline passes (or its client leaves),
+  -- Python's watchdog installs a count-1 hook on this runtime's threads from
+  -- another thread (lua_sethook is async-safe; see rover_mt/worker/interrupt.py).
+  -- The C hook it installs is ldblib's own, which calls the Lua function
+  -- registered for the running thread in the registry's hook table: that is
+  -- deadline_hook, registered here with mask "" (no C hook turned on).
+  -- deadline_hook raises TIMEOUT at every instruction until the handler has
+  -- unwound, so pcall cannot swallow it, and the xpcall wrapper below skips the
+  -- user's message handler once the request has timed out (a message handler
+  -- called from inside a hook runs with hooks off, so it could loop forever).
   ---------------------------------------------------------------------------
-  local deadline = huge
+  local sethook = deps.sethook
+  local in_handler = false -- true only while the handler itself runs
   local timed_out = false
-  local HOOK_EVERY = 100000
   local function deadline_hook()
-    if deadline ~= huge and now() > deadline then
+    -- Armed by Python only for the request that is running (or, in a race,
+    -- just finished: then in_handler is already false and this is a no-op
+    -- until the worker disarms the hook).
+    if in_handler then
       timed_out = true
       error(TIMEOUT, 0)
     end
   end
-  if deps.sethook then deps.sethook(deadline_hook, "", HOOK_EVERY) end
+
+  -- Python's per-worker callback taking tostring(thread) of each coroutine the
+  -- running request resumes, so the watchdog can hook it too. Coroutines stay in
+  -- req_threads (strongly referenced, so their lua_State cannot be freed) until
+  -- the next request starts, after Python has forgotten their addresses.
+  local register_thread
+  local req_threads = nil
+
+  local function watch_thread(co)
+    if in_handler and register_thread then
+      local seen = req_threads
+      if not seen then seen = {}; req_threads = seen end
+      if not seen[co] then
+        seen[co] = true
+        sethook(co, deadline_hook, "")
+        register_thread(tostring(co))
+      end
+    end
+  end
+
+  local interruptible = deps.sethook ~= nil and math_type ~= nil -- Lua 5.4 only
+  if interruptible then
+    local G = deps.globals
+    local co_lib = G.coroutine
+    local co_create, co_resume, co_close, co_status = co_lib.create, co_lib.resume,
+      co_lib.close, co_lib.status
+    local wrapped = {}
+    for k, v in pairs(co_lib) do wrapped[k] = v end
+    wrapped.resume = function(co, ...)
+      if type(co) == "thread" then watch_thread(co) end
+      return co_resume(co, ...)
+    end
+    local function wrap_result(co, ok, ...)
+      if ok then return ... end
+      -- As coroutine.wrap does: close the dead coroutine, re-raise its error.
+      if co_status(co) == "dead" then pcall(co_close, co) end
+      error((...), 0)
+    end
+    wrapped.wrap = function(f)
+      if type(f) ~= "function" then
+        error("bad argument #1 to 'wrap' (function expected, got " .. type(f) .. ")", 2)
+      end
+      local co = co_create(f)
+      return function(...)
+        watch_thread(co)
+        return wrap_result(co, co_resume(co, ...))
+      end
+    end
+    G.coroutine = wrapped
+    local raw_xpcall = G.xpcall
+    G.xpcall = function(f, handler, ...)
+      if type(handler) ~= "function" then return raw_xpcall(f, handler, ...) end
+      return raw_xpcall(f, function(e)
+        if timed_out then return TIMEOUT end
+        return handler(e)
+      end, ...)
+    end
+  end
+
+  -- Called once per runtime by Python (worker/interrupt.py), on its own thread:
+  -- registers deadline_hook for the main thread and turns ldblib's C hook on with
+  -- a count no handler reaches, so Python can read the hook's address with
+  -- lua_gethook; then interrupt_ready() turns the C hook off again, leaving the
+  -- registry entry in place. Returns tostring() of the thread running handlers.
+  function core.interrupt_attach(register, big_count)
+    if not interruptible then return nil end
+    register_thread = register
+    sethook(deadline_hook, "", big_count)
+    return tostring((coroutine.running()))
+  end
+
+  function core.interrupt_ready()
+    if interruptible then sethook(deadline_hook, "") end
+  end
 
   ---------------------------------------------------------------------------
   -- dispatch: the one entry point Python calls per request.
   -- Returns status, body, content type, extra header blob, log message, traceback.
   ---------------------------------------------------------------------------
   local function run(h, ctx)
-    return finish(h.fn(ctx))
+    local status, body, ctype, hdrs = finish(h.fn(ctx))
+    -- Cleared inside the protected call, so a hook armed in a race with the
+    -- handler's return can no longer raise outside it.
+    in_handler = false
+    return status, body, ctype, hdrs
+  end
+
+  local function on_error(e)
+    in_handler = false
+    if e ~= TIMEOUT and type(e) ~= "table" then last_traceback = traceback(tostring(e), 2) end
+    return e
   end
 
   function core.dispatch(hid, req, until_time, ...)
@@ -578,14 +670,16 @@ return function(deps)
     env_mt.__index = req_env
     env_mt.__newindex = req_env
     current_ctx = ctx
-    deadline, timed_out = until_time, false
+    req_threads = nil -- Python forgot the previous request's coroutines
     last_traceback = nil
+    timed_out = false
+    in_handler = true
     local ok, status, body, ctype, hdrs = xpcall(run, on_error, h, ctx)
-    deadline = huge
+    in_handler = false
     env_mt.__index = app_globals
     env_mt.__newindex = app_globals
     current_ctx = nil
-    if timed_out then
+    if timed_out or status == TIMEOUT then
       return 504, error_body("Handler timed out"), JSONT, nil, nil, nil
     end
     if ok then return status, body, ctype, hdrs, nil, nil end

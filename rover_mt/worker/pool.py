@@ -1,12 +1,22 @@
 """Worker threads: each owns its Lua runtimes and drains the request queue.
 
-A worker takes one request (blocking), then whatever else is already queued up to
-`BATCH` (no waiting for a batch to fill, so no added latency), runs each handler
-with the GIL released inside Lua, and hands each encoded response to its ticket.
+A worker takes one request (blocking), plus a fair share of what is already
+queued (no waiting for a batch to fill, so no added latency; a fair share, so one
+worker never hoards requests while another is idle), runs each handler with the
+GIL released inside Lua, and hands each encoded response to its ticket.
+
+Faults: a handler past its deadline is interrupted through the worker's
+:class:`~rover_mt.worker.interrupt.WorkerInterrupt` (Lua 5.4). A worker that
+stays stuck anyway (LuaJIT compiled loops, long C calls) is *retired*: the
+watchdog calls :meth:`WorkerPool.replace`, a fresh worker with a fresh runtime
+takes its place and its not-yet-started requests, and the old thread exits when
+its handler finally returns. A runtime that runs out of memory and cannot
+recover is rebuilt.
 """
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import time
@@ -14,11 +24,18 @@ from typing import Any
 
 from ..request import Request, request_field
 from .compose import DateHeader, compose
+from .interrupt import RuntimeHook, WorkerInterrupt
 
 BATCH = 16
+# How often an idle worker looks up from the queue (to pre-build the runtime of a
+# generation being swapped in).
+IDLE_POLL_SECONDS = 0.25
+NO_MEMORY = "not enough memory"
 
 # Queue item telling one worker to exit.
 STOP = object()
+
+_TIMEOUT_BODY = b'{"error":"Handler timed out"}'
 
 
 class Worker:
@@ -33,6 +50,13 @@ class Worker:
         self.handled = 0
         self.lua_memory = 0
         self.apps: dict[int, Any] = {}
+        self.hooks: dict[int, RuntimeHook | None] = {}
+        self.interrupt = WorkerInterrupt()
+        # Requests taken from the queue but not started yet; guarded by _lock so a
+        # replacement can take them over from a stuck worker.
+        self.backlog: collections.deque[Any] = collections.deque()
+        self._lock = threading.Lock()
+        self.metrics: Any = None
         self.thread = threading.Thread(target=self._run, name=f"rover-worker-{wid}", daemon=True)
 
     def start(self) -> None:
@@ -41,100 +65,180 @@ class Worker:
     # -- the loop ---------------------------------------------------------
     def _run(self) -> None:
         pool = self.pool
-        get = pool.sync_queue.get
-        get_nowait = pool.sync_queue.get_nowait
+        self.metrics = pool.engine.metrics.shard()
         try:
-            # Build the runtime before the first request arrives, not during it.
-            self._app_for_generation(pool.engine.generation)
-        except Exception as exc:
-            pool.engine.logger.error(f"worker {self.id}: cannot build its Lua runtime: {exc}")
-        while not self.retired:
-            try:
-                item = get()
-            except Exception:  # the queue was shut down
-                return
-            batch = [item]
-            try:
-                # Stop draining at a STOP: each worker must consume exactly one.
-                while len(batch) < BATCH and batch[-1] is not STOP:
-                    batch.append(get_nowait())
-            except Exception:
-                pass
-            for item in batch:
-                if item is STOP:
-                    # Finish the rest of the batch first: it was taken from the queue.
-                    continue
-                self._handle(item)
-            if STOP in batch or self.retired:
-                return
+            self._warm(pool.engine.generation)
+            self._loop()
+        finally:
+            if self.retired:
+                # Fold this thread's counts into the totals; nothing records here again.
+                pool.engine.metrics.retire(self.metrics)
 
-    def _app_for(self, req: Request) -> Any:
-        return self._app_for_generation(req.generation)
+    def _loop(self) -> None:
+        pool = self.pool
+        q = pool.sync_queue
+        while True:
+            item = self._next_local()
+            if item is None:
+                if self.retired:
+                    return
+                warm = pool.warm_generation
+                if warm is not None and warm.id not in self.apps:
+                    self._warm(warm)
+                try:
+                    item = q.get(timeout=IDLE_POLL_SECONDS)
+                except queue.Empty:
+                    continue
+                except Exception:  # the queue was shut down
+                    return
+                self._take_share(q)
+            if item is STOP:
+                return
+            self._handle(item)
+            if len(self.apps) > 1:
+                self._drop_unused_runtimes()
+
+    def _next_local(self) -> Any:
+        with self._lock:
+            if self.retired or not self.backlog:
+                return None
+            return self.backlog.popleft()
+
+    def _take_share(self, q: Any) -> None:
+        """Take up to a fair share of what is queued into this worker's backlog."""
+        share = min(BATCH - 1, q.qsize() // max(1, self.pool.count))
+        items = []
+        try:
+            for _ in range(share):
+                items.append(q.get_nowait())
+        except Exception:  # empty (another worker was faster) or shut down
+            pass
+        if items:
+            with self._lock:
+                self.backlog.extend(items)
+
+    def take_backlog(self) -> list[Any]:
+        """Retire this worker and hand over the requests it has not started."""
+        with self._lock:
+            self.retired = True
+            items = list(self.backlog)
+            self.backlog.clear()
+        return items
+
+    # -- runtimes -----------------------------------------------------------
+    def _warm(self, gen: Any) -> None:
+        """Build the runtime for `gen` before a request needs it."""
+        try:
+            self._app_for_generation(gen)
+        except Exception as exc:
+            self.pool.engine.logger.error(f"worker {self.id}: cannot build its Lua runtime: {exc}")
+        finally:
+            self.pool.warmed(self, gen)
 
     def _app_for_generation(self, gen: Any) -> Any:
         app = self.apps.get(gen.id)
         if app is None:
-            # Drop runtimes of generations that nothing will use again.
-            for gid in [g for g in self.apps if g < gen.id and not self.pool.generation_live(g)]:
-                del self.apps[gid]
             app = gen.new_lua_app(**self.pool.runtime_options(self.id))
+            self.hooks[gen.id] = self.interrupt.attach(app)
             self.apps[gen.id] = app
         return app
 
+    def _drop_unused_runtimes(self) -> None:
+        """Free runtimes of generations that are swapped out and have no request left."""
+        pool = self.pool
+        current = pool.engine.generation.id
+        for gid in [g for g in self.apps if g != current and not pool.generation_pending(g)]:
+            del self.apps[gid]
+            self.hooks.pop(gid, None)
+
+    # -- one request ----------------------------------------------------------
     def _handle(self, req: Request) -> None:
         ticket = req.ticket
         pool = self.pool
+        metrics = self.metrics
         if ticket.done:
+            # Answered already (504 while queued) or the client left: skip it.
+            pool.finished(req)
+            metrics.inc("completed_total")
             pool.on_skipped(req)
             return
         now = time.monotonic()
+        metrics.queue_wait(now - req.enqueued)
         ticket.started = now
         ticket.worker = self
-        self.current = req
         self.busy_since = now
         pool.busy_delta(1)
+        app = None
         try:
             try:
-                app = self._app_for(req)
-                status, body, ctype, extra, log_msg, tb = app.call(
-                    req.hid, req, req.deadline, req.params)
+                app = self._app_for_generation(req.generation)
+                status, body, ctype, extra, log_msg, tb = self._call(app, req)
             except MemoryError:
                 status, body, ctype, extra = 500, b'{"error":"Lua memory limit exceeded"}', b"application/json", None
                 log_msg, tb = "Lua memory limit exceeded", None
-                self._rebuild(req)
             except Exception as exc:  # a bug on our side, never the handler's
                 status, body, ctype, extra = 500, b'{"error":"Internal Server Error"}', b"application/json", None
                 log_msg, tb = f"internal error running handler: {exc!r}", None
             if log_msg is not None:
+                if status == 500 and _is_memory_error(log_msg):
+                    self._rebuild_if_needed(req)
                 pool.log_handler_error(req, status, log_msg, tb)
             data = compose(
                 status, body, ctype, extra, request_id=req.request_id, date=pool.date.get(),
                 keep_alive=req.keep_alive and not pool.closing, head_only=req.head_only,
             )
             self.handled += 1
-            if self.handled & 63 == 0:
-                self.lua_memory = app.memory_used() if "app" in locals() else 0
+            if app is not None and self.handled & 63 == 0:
+                self.lua_memory = app.memory_used()
             if not self.retired:
                 ticket.deliver(ticket, (status, data, len(body)))
         finally:
-            self.current = None
             self.busy_since = 0.0
             pool.busy_delta(-1)
+            pool.finished(req)
+            metrics.inc("completed_total")
 
-    def _rebuild(self, req: Request) -> None:
+    def _call(self, app: Any, req: Request) -> tuple:
+        """Run the handler between begin/end of the interrupt switch."""
+        interrupt = self.interrupt
+        self.current = req
+        interrupt.begin(req.ticket, self.hooks.get(req.generation.id))
+        try:
+            return app.call(req.hid, req, req.deadline, req.params)
+        except MemoryError:
+            raise
+        except Exception:
+            # An interrupt armed in a race with the handler's return may raise
+            # outside the handler; the client was answered 504 by the watchdog.
+            if interrupt.armed:
+                return 504, _TIMEOUT_BODY, b"application/json", None, None, None
+            raise
+        finally:
+            interrupt.end()
+            self.current = None
+
+    def _rebuild_if_needed(self, req: Request) -> None:
         """After a memory error, keep the runtime only if a full GC brings it back
-        under the limit; otherwise build a fresh one for the next request."""
-        app = self.apps.get(req.generation.id)
+        well under the limit; otherwise drop it so the next request gets a fresh one."""
+        gid = req.generation.id
+        app = self.apps.get(gid)
         if app is None:
             return
+        limit = self.pool.runtime_options(self.id)["memory_limit"]
         try:
             app.lua.execute(b"collectgarbage()")
-            limit = self.pool.runtime_options(self.id)["memory_limit"]
-            if limit and app.memory_used() > limit * 0.9:
-                raise MemoryError
+            keep = not limit or app.memory_used() <= limit * 0.5
         except Exception:
-            del self.apps[req.generation.id]
+            keep = False
+        if not keep:
+            del self.apps[gid]
+            self.hooks.pop(gid, None)
             self.pool.on_restart(self)
+
+
+def _is_memory_error(msg: Any) -> bool:
+    text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+    return NO_MEMORY in text or "memory limit" in text
 
 
 class WorkerPool:
@@ -147,9 +251,14 @@ class WorkerPool:
         self.date = DateHeader()
         self.closing = False
         self._busy = 0
-        self._busy_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._warm_cond = threading.Condition(self._lock)
+        self._pending: dict[int, int] = {}  # generation id -> requests queued or running
         self.workers: list[Worker] = []
+        self.retired: list[Worker] = []  # replaced workers whose threads may still run
         self.restarts = 0
+        self.warm_generation: Any = None  # generation being swapped in, if any
+        self._warmed: dict[int, set[Worker]] = {}
 
     def start(self) -> None:
         for wid in range(1, self.count + 1):
@@ -162,9 +271,58 @@ class WorkerPool:
         return self._busy
 
     def busy_delta(self, d: int) -> None:
-        with self._busy_lock:
+        with self._lock:
             self._busy += d
 
+    def backlog_depth(self) -> int:
+        """Requests taken from the queue by workers but not started yet."""
+        return sum(len(w.backlog) for w in self.workers)
+
+    # -- per-generation bookkeeping --------------------------------------------
+    def queued(self, req: Request) -> None:
+        """A request of req.generation is about to be queued (loop thread)."""
+        gid = req.generation.id
+        with self._lock:
+            self._pending[gid] = self._pending.get(gid, 0) + 1
+
+    def finished(self, req: Request) -> None:
+        """A request left the pool (ran, skipped, or was never queued after all)."""
+        gid = req.generation.id
+        with self._lock:
+            n = self._pending.get(gid, 0) - 1
+            if n > 0:
+                self._pending[gid] = n
+            else:
+                self._pending.pop(gid, None)
+
+    def generation_pending(self, gid: int) -> int:
+        return self._pending.get(gid, 0)
+
+    def prewarm(self, gen: Any, timeout: float) -> bool:
+        """Have every worker build its runtime for `gen`; True if all did in time."""
+        end = time.monotonic() + timeout
+        with self._warm_cond:
+            self._warmed[gen.id] = set()
+            self.warm_generation = gen
+            try:
+                while True:
+                    missing = [w for w in self.workers if w not in self._warmed[gen.id]]
+                    left = end - time.monotonic()
+                    if not missing or left <= 0:
+                        return not missing
+                    self._warm_cond.wait(min(left, 0.1))
+            finally:
+                self.warm_generation = None
+                del self._warmed[gen.id]
+
+    def warmed(self, worker: Worker, gen: Any) -> None:
+        with self._warm_cond:
+            done = self._warmed.get(gen.id)
+            if done is not None:
+                done.add(worker)
+                self._warm_cond.notify_all()
+
+    # -- what workers need from the engine -------------------------------------
     def runtime_options(self, wid: int) -> dict[str, Any]:
         cfg = self.engine.config
         return dict(memory_limit=cfg.lua_memory_limit if self.engine.engine_name == "lua54" else 0,
@@ -185,23 +343,31 @@ class WorkerPool:
         self.restarts += 1
         self.engine.on_worker_restart(worker)
 
+    # -- faults ---------------------------------------------------------------
     def replace(self, stuck: Worker) -> Worker:
-        """Retire a stuck worker and start a fresh one with the same id."""
-        stuck.retired = True
+        """Retire a stuck worker and start a fresh one with the same id, which also
+        takes over the requests the stuck one had taken but not started."""
+        backlog = stuck.take_backlog()
         fresh = Worker(self, stuck.id)
+        fresh.backlog.extend(backlog)
         self.workers = [fresh if w is stuck else w for w in self.workers]
+        self.retired.append(stuck)
         self.restarts += 1
         fresh.start()
         return fresh
 
+    def stuck_count(self) -> int:
+        """Retired workers whose threads are still inside their handler."""
+        self.retired = [w for w in self.retired if w.thread.is_alive()]
+        return len(self.retired)
+
     def stop(self, timeout: float) -> None:
         """Ask every worker to exit after the queue drains, then wait for them."""
+        end = time.monotonic() + timeout
         for _ in self.workers:
             try:
-                self.sync_queue.put(STOP, timeout=timeout)
+                self.sync_queue.put(STOP, timeout=max(0.0, end - time.monotonic()))
             except (queue.Full, Exception):
                 break
-        end = time.monotonic() + timeout
         for w in self.workers:
             w.thread.join(max(0.0, end - time.monotonic()))
-
