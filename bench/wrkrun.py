@@ -39,9 +39,16 @@ class WrkResult:
         """Socket errors of any kind plus non-2xx/3xx answers."""
         return self.non_2xx + sum(self.socket_errors.values())
 
+    @property
+    def ok_rps(self) -> float:
+        """Successful (2xx/3xx) answers per second: wrk's req/s counts fast errors too."""
+        if self.requests == 0:
+            return 0.0
+        return self.rps * (self.requests - self.non_2xx) / self.requests
+
     def as_dict(self) -> dict[str, Any]:
-        """Plain dict for the JSON results."""
-        return asdict(self)
+        """Plain dict for the JSON results (with `ok_rps`)."""
+        return {**asdict(self), "ok_rps": self.ok_rps}
 
 
 def _to_ms(number: str, unit: str) -> float:

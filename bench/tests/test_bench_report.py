@@ -8,12 +8,19 @@ from servers import rover_mt_command
 
 def _run(server, workload, conns, rps, round_=1):
     return {"server": server, "workload": workload, "connections": conns, "round": round_, "rps": rps,
-            "latency_p50_ms": 1.0, "latency_p99_ms": 2.0 * round_, "non_2xx": 0,
+            "latency_p50_ms": 1.0, "latency_p99_ms": 2.0 * round_, "non_2xx": 0, "requests": 1000,
             "socket_errors": {"connect": 0, "read": round_, "write": 0, "timeout": 0}, "rss_kib": 1000 * round_}
 
 
 RUNS = [_run("rover-mt", "W3", 50, rps, i + 1) for i, rps in enumerate([300, 100, 200])] + \
        [_run("uvicorn-httptools", "W3", 50, rps, i + 1) for i, rps in enumerate([100, 150, 200])]
+
+
+def test_summary_counts_only_successful_answers():
+    run = dict(_run("rover-mt", "W4", 200, 1000), ok_rps=400.0)
+    cell = report.summarize([run])["W4"]["200"]["rover-mt"]
+    assert cell["rps"]["median"] == 400.0
+    assert cell["all_answers_rps"] == 1000
 
 
 def test_summary_takes_median_min_max():

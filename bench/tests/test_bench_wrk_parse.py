@@ -40,6 +40,8 @@ def test_errors_and_script_output():
     assert result.socket_errors == {"connect": 3, "read": 1, "write": 0, "timeout": 7}
     assert result.non_2xx == 5
     assert result.errors == 16
+    assert result.ok_rps == pytest.approx(26000.94 * (52110 - 5) / 52110)
+    assert result.as_dict()["ok_rps"] == result.ok_rps
     assert result.script_output == {"ok": "100", "shed": "20"}
 
 
