@@ -25,6 +25,12 @@ IDLE, HEAD, BODY, BUSY = 0, 1, 2, 3
 # A response went out but the unsent output is over `max_output_buffer`: the next
 # pipelined request waits until the client reads (or `send_timeout` ends it).
 DRAIN = 4
+# The last answer went out with FIN; what the client still sends is read and dropped
+# until it closes too. Closing a socket with unread input makes the kernel send RST,
+# which can destroy the answer (e.g. a 431) before the client has read it.
+LINGER = 5
+LINGER_TIMEOUT = 2.0  # seconds to wait for the client's close after our FIN
+LINGER_MAX_BYTES = 1 << 20  # input dropped while lingering before giving up
 
 # Pause reading when this much request data is buffered behind a busy request.
 MAX_PIPELINE_BUFFER = 65536
@@ -94,6 +100,11 @@ class HttpConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         state = self.state
+        if state == LINGER:
+            self.buffered += len(data)
+            if self.buffered > LINGER_MAX_BYTES:
+                self._close()
+            return
         if state == IDLE:
             self.state = HEAD
             self.since = time.monotonic()
@@ -113,6 +124,8 @@ class HttpConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self.peer_eof = True
+        if self.state == LINGER:
+            return None  # both sides are done: close
         self.parser.feed_eof()
         if self.state == BUSY or self.state == DRAIN:
             # Half-closed client (sent its requests, then shut down writing): still
@@ -205,7 +218,7 @@ class HttpConnection(asyncio.Protocol):
             self._protocol_error(err)
             return []
         if not self.keep_alive or self.server.closing or data.find(b"\r\nConnection: close\r\n", 0, 1024) != -1:
-            self._close()
+            self._close_lingering()
             return []
         if self.write_paused:
             # Output over the cap: hold the next pipelined request until the client
@@ -245,8 +258,7 @@ class HttpConnection(asyncio.Protocol):
             return
         self.engine.record_protocol_error(err.status, self.client_ip)
         transport.write(encode_error(err.status, err.reason, date=self.engine.date()))
-        self.state = IDLE
-        self._close()
+        self._close_lingering()
 
     # -- transport helpers --------------------------------------------------------
     def _pause_reading(self) -> None:
@@ -261,6 +273,25 @@ class HttpConnection(asyncio.Protocol):
             self.read_paused = False
             transport.resume_reading()
 
+    def _close_lingering(self) -> None:
+        """Send FIN after the pending output, then drop input until the client
+        closes (or LINGER_TIMEOUT passes), so the last answer is not lost to a RST."""
+        transport = self.transport
+        if transport is None or self.close_started:
+            return
+        if self.peer_eof or not transport.can_write_eof():
+            self._close()
+            return
+        self.state = LINGER
+        self.since = time.monotonic()
+        self.buffered = 0
+        self.ticket = None
+        self.head = None
+        self.body = []
+        transport.write_eof()
+        if self.read_paused:
+            self._resume_reading()
+
     def _close(self) -> None:
         """Close after the pending output is sent (bounded by `send_timeout`)."""
         transport = self.transport
@@ -271,7 +302,7 @@ class HttpConnection(asyncio.Protocol):
     def close_if_idle(self) -> None:
         """Graceful stop: close now unless a request has been received in full or
         its body is arriving (those are answered first, with Connection: close)."""
-        if self.state == IDLE or self.state == HEAD:
+        if self.state == IDLE or self.state == HEAD or self.state == LINGER:
             self._close()
 
     # -- used by the server's sweep -------------------------------------------
@@ -293,6 +324,10 @@ class HttpConnection(asyncio.Protocol):
                 transport.abort()
             return
         st = self.state
+        if st == LINGER:
+            if now - self.since > LINGER_TIMEOUT:
+                self._close()
+            return
         if st == IDLE:
             if now - self.since > cfg.keepalive_timeout or self.server.closing:
                 self._close()  # silent: nothing is sent
