@@ -74,13 +74,10 @@ class AppGeneration:
         """Load and validate the app in a scratch runtime; raises AppLoadError."""
         probe = LuaApp(source, engine=engine, memory_limit=memory_limit)
         gen = cls(source, engine=engine, options=probe.config, routes=probe.routes())
-        try:  # TEMP until the openapi package lands
-            from .openapi.introspect import describe_routes
-        except ImportError:
-            describe_routes = None
+        from .openapi.introspect import describe_routes
+
         # What OpenAPI needs from the Lua side (schemas, rover.route docs), read once.
-        if describe_routes is not None:
-            gen.route_docs = describe_routes(probe, gen.lua_routes)
+        gen.route_docs = describe_routes(probe, gen.lua_routes, source=source)
         return gen
 
     def new_lua_app(self, *, memory_limit: int, worker_id: int, worker_count: int,

@@ -128,6 +128,7 @@ class LuaApp:
         log: LogFn | None = None,
     ) -> None:
         self.engine = engine
+        self.source = source
         self.lua = lua = new_lua_runtime(engine, memory_limit)
         self.prelude = prelude = self._run_chunk(lua_source("prelude.lua"), b"@rover/prelude.lua",
                                   _module_reader(source.path.parent))
