@@ -28,7 +28,7 @@ QUEUE_BOUND = 8
 WORKERS = 2
 CONNECTIONS = 1000
 OVERLOAD_FACTOR = 4
-PROBE_CONNECTIONS = 4
+PROBE_CONNECTIONS = 8
 
 OVERLOAD_SPEC = rover_spec(
     "rover-mt-overload", f"rover-mt, {WORKERS} workers, queue_bound {QUEUE_BOUND}, backpressure shed",
@@ -59,8 +59,8 @@ end
 class _Probe:
     """Connections that time every request they send, until stopped."""
 
-    def __init__(self, port: int, path: str, connections: int) -> None:
-        self._port, self._path = port, path
+    def __init__(self, port: int, path: str, connections: int, start_delay_s: float) -> None:
+        self._port, self._path, self._start_delay = port, path, start_delay_s
         self._stop = threading.Event()
         self.samples: list[tuple[int, float]] = []   # (status, seconds); 0 = transport error
         self._lock = threading.Lock()
@@ -76,6 +76,10 @@ class _Probe:
             thread.join(timeout=15)
 
     def _loop(self) -> None:
+        # wrk fires one request per connection at once when it starts; the
+        # bound is about the steady state that follows, so probe from then on.
+        if self._stop.wait(self._start_delay):
+            return
         conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
         while not self._stop.is_set():
             started = time.perf_counter()
@@ -133,7 +137,7 @@ def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_S
         service_time_s = WORKERS / capacity
         delay_ms = max(1, round(connections * 1000 / (OVERLOAD_FACTOR * capacity)))
         before = tree_memory(server.pid)
-        probe = _Probe(server.port, w4.path, PROBE_CONNECTIONS)
+        probe = _Probe(server.port, w4.path, PROBE_CONNECTIONS, start_delay_s=min(2.0, duration_s / 4))
         with _MemorySampler(server.pid) as sampler:
             probe.start()
             result = run_wrk(url, connections, duration_s, script, [str(delay_ms)])

@@ -55,6 +55,10 @@ def _num(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _settings_text(settings: dict[str, Any]) -> str:
+    return ", ".join(f"`{k} = {v}`" for k, v in settings.items())
+
+
 def _server_order(results: dict[str, Any]) -> list[str]:
     return list(results["servers"])
 
@@ -107,7 +111,7 @@ def _overload_section(results: dict[str, Any]) -> list[str]:
     met = data["met"]
     probe = data["probe"]
     lines += [
-        f"rover-mt with {data['settings']}, W4 from {data['connections']} connections, "
+        f"rover-mt with {_settings_text(data['settings'])}, W4 from {data['connections']} connections, "
         f"paced to about {data['offered_rps_target']:,.0f} req/s (4 x capacity).", "",
         "| measure | value |", "|---|---|",
         f"| capacity (W4, no shedding) | {data['capacity_rps']:,.0f} req/s |",
@@ -115,7 +119,7 @@ def _overload_section(results: dict[str, Any]) -> list[str]:
         f"| answered | {data['answered_rps']:,.0f} req/s |",
         f"| 200 / 503 / other | {data['ok']} / {data['shed_503']} / {data['other_status']} |",
         f"| socket errors | {data['socket_errors']} |",
-        f"| probe: p50 / p99 of 200s | {probe['p50_ok_ms']:.1f} / {probe['p99_ok_ms']:.1f} ms "
+        f"| probe (steady state): p50 / p99 of 200s | {probe['p50_ok_ms']:.1f} / {probe['p99_ok_ms']:.1f} ms "
         f"({probe['ok']} of {probe['requests']} probe requests) |",
         f"| p99 bound 2 x (queue_bound / workers + 1) x service time | {data['p99_bound_ms']:.1f} ms |",
         f"| RSS before / after | {_mib(data['rss_before_kib'])} / {_mib(data['rss_after_kib'])} MiB |",
@@ -131,7 +135,7 @@ def _footprint_section(results: dict[str, Any]) -> list[str]:
     lines = ["## Idle footprint", ""]
     if not data or "skipped" in data:
         return lines + [f"Not measured: {data.get('skipped') if data else 'not selected'}.", ""]
-    lines += [f"rover-mt with {data['settings']}.", "",
+    lines += [f"rover-mt with {_settings_text(data['settings'])}.", "",
               "| state | RSS MiB | per connection KiB | connections still open |", "|---|---|---|---|",
               f"| just started | {_mib(data['rss_at_start_kib'])} | - | - |",
               f"| idle after one request | {_mib(data['rss_idle_kib'])} | - | - |"]
