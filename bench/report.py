@@ -199,6 +199,11 @@ def render_markdown(results: dict[str, Any], img_dir_name: str = "img") -> str:
              f"Run of {results['started']} ({results['elapsed_s'] / 60:.1f} min): "
              f"{mode['rounds']} round(s) x {mode['duration_s']} s per point, "
              f"connections {', '.join(map(str, mode['connections']))}.", ""]
+    if "load_average_start" in results:
+        start, end = results["load_average_start"], results["load_average_end"]
+        lines += [f"Load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in start)}; "
+                  f"at the end: {', '.join(f'{x:.2f}' for x in end)}.  Above about 2 on this 2-core "
+                  "machine, other work was competing with the benchmark.", ""]
     if mode["quick"]:
         lines += ["> **Quick mode**: one short round, for checking the pipeline. These numbers are "
                   "noisy and are not the project's results; run `bench/.venv/bin/python bench/run.py` "

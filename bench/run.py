@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -173,6 +174,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "mode": {"quick": args.quick, "rounds": args.rounds, "duration_s": args.duration,
                  "warmup_s": args.warmup, "connections": args.connections, "parts": args.only},
         "machine": machine_info.collect(),
+        # Other work on the machine skews everything: keep the evidence.
+        "load_average_start": os.getloadavg(),
         "workloads": {w.name: w.title for w in WORKLOADS.values()},
         "servers": {},
     }
@@ -195,6 +198,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["summary"] = report.summarize(results["runs"])
     results["targets"] = targets.evaluate(results["summary"])
     results["elapsed_s"] = round(time.monotonic() - started, 1)
+    results["load_average_end"] = os.getloadavg()
     return results
 
 

@@ -47,6 +47,7 @@ def _results():
     summary = report.summarize(RUNS)
     return {
         "started": "2026-01-01T00:00:00+00:00", "elapsed_s": 60.0,
+        "load_average_start": [0.5, 0.25, 0.125], "load_average_end": [3.0, 2.0, 1.0],
         "mode": {"quick": True, "rounds": 3, "duration_s": 2, "connections": [50]},
         "machine": {"cores": 2, "cpu_model": "x", "memory_gib": 1, "os": "linux", "python": "3.11",
                     "python_implementation": "CPython", "python_packages": {"lupa": "2.8"},
@@ -64,6 +65,7 @@ def test_markdown():
     assert "| rover-mt | **200** [100-300] | 1.00 / 4.00 | 6 | 2.9 |" in text
     assert "| W3 | 50 | rover-mt / uvicorn-httptools | 1.33 | >= 1.2 | yes |" in text
     assert "Quick mode" in text and "rover-mt did not start" in text
+    assert "at the start: 0.50, 0.25, 0.12; at the end: 3.00, 2.00, 1.00" in text
 
 
 def test_docs_with_plots(tmp_path):
