@@ -88,6 +88,8 @@ class Worker:
                 try:
                     item = q.get(timeout=IDLE_POLL_SECONDS)
                 except queue.Empty:
+                    if len(self.apps) > 1:  # idle: free swapped-out runtimes now
+                        self._drop_unused_runtimes()
                     continue
                 except Exception:  # the queue was shut down
                     return
