@@ -96,7 +96,10 @@ class Worker:
                 self._take_share(q)
             if item is STOP:
                 return
-            self._handle(item)
+            try:
+                self._handle(item)
+            except Exception as exc:  # never lose the thread; the watchdog answers 504
+                pool.engine.logger.error(f"worker {self.id}: internal error: {exc!r}")
             if len(self.apps) > 1:
                 self._drop_unused_runtimes()
 
@@ -192,13 +195,15 @@ class Worker:
             self.handled += 1
             if app is not None and self.handled & 63 == 0:
                 self.lua_memory = app.memory_used()
-            if not self.retired:
-                ticket.deliver(ticket, (status, data, len(body)))
         finally:
+            # Counted before the answer leaves, so a client that reads its answer
+            # and then scrapes /metrics sees this request as finished.
             self.busy_since = 0.0
             pool.busy_delta(-1)
             pool.finished(req)
             metrics.inc("completed_total")
+        if not self.retired:
+            ticket.deliver(ticket, (status, data, len(body)))
 
     def _call(self, app: Any, req: Request) -> tuple:
         """Run the handler between begin/end of the interrupt switch."""
