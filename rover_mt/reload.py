@@ -47,6 +47,17 @@ class ReloadWatcher:
         seen = snapshot(self.folder)
         while not self._stop.wait(self.interval):
             now = snapshot(self.folder)
-            if now != seen:
-                seen = now
+            if now == seen:
+                continue
+            # Wait until the files stop changing (an editor or `git checkout`
+            # writing several files), so one reload sees all of them.
+            while not self._stop.wait(self.interval):
+                settled = snapshot(self.folder)
+                if settled == now:
+                    break
+                now = settled
+            seen = now
+            try:
                 self.server.reload()
+            except Exception as exc:  # keep watching whatever happened
+                self.server.engine.logger.error(f"reload failed: {exc!r}")
