@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 import pytest
-from lua_harness import ENGINES, LuaHarness
+from lua_harness import ENGINES
 
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
 DOC_FILES = ["lua-json.md", "lua-guard.md", "lua-templates.md", "lua-shared.md"]
@@ -38,9 +38,30 @@ def collect_examples() -> list[Any]:
 EXAMPLES = collect_examples()
 
 
-def make_docs_runtime(engine: str) -> LuaHarness:
-    """A runtime with a global `rover` holding .json .guard .html .shared."""
-    return LuaHarness(ENGINES[engine])
+class ServerRuntime:
+    """The docs run in a real worker runtime: the sandbox, the whole `rover` table
+    and a real SharedStore, exactly what handlers see."""
+
+    def __init__(self, engine: str, tmp_dir: Path) -> None:
+        from rover_mt.worker.runtime import AppSource, LuaApp
+        from rover_mt.worker.shared_store import SharedStore
+
+        app = tmp_dir / "docs_app.lua"
+        app.write_text("local api = rover.server {}\nreturn api\n")
+        name = "luajit" if "jit" in engine else "lua54"
+        self.app = LuaApp(AppSource.read(app), engine=name, shared_call=SharedStore().call)
+
+    def run_json(self, code: str) -> object:
+        lua = self.app.lua
+        fn = lua.execute(b"return function(f) return rover.json.encode(f()) end")
+        return orjson.loads(fn(lua.compile(code.encode("utf-8"))))
+
+
+def make_docs_runtime(engine: str) -> ServerRuntime:
+    """A worker runtime with a global `rover` holding .json .guard .html .shared."""
+    import tempfile
+
+    return ServerRuntime(engine, Path(tempfile.mkdtemp(prefix="rover-docs-")))
 
 
 def test_every_doc_file_has_examples():
