@@ -19,6 +19,9 @@ class BuiltinEndpoints:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         cfg = engine.config
+        #: Gives ``(body, content_type)`` for the metrics path. A child of
+        #: ``--processes N`` replaces it with one that adds its siblings' numbers in.
+        self.render_metrics: Callable[[], tuple[bytes, str]] = engine.metrics.render
         self._routes: dict[str, Callable[[], Answer]] = {cfg.health_path: self.health,
                                                          cfg.ready_path: self.ready}
         if cfg.metrics:
@@ -47,5 +50,5 @@ class BuiltinEndpoints:
         return 503, JSON, b'{"status":"not ready"}', b"Retry-After: 1"
 
     def metrics(self) -> Answer:
-        body, ctype = self.engine.metrics.render()
+        body, ctype = self.render_metrics()
         return 200, ctype.encode(), body, b"Cache-Control: no-store"

@@ -75,9 +75,20 @@ def _offline(command: str, app: str, flags: dict[str, Any]) -> int:
 
 
 def _serve(app: str, flags: dict[str, Any]) -> int:
+    from .procs import ChildRole, ChildSpec
     from .server import Server
 
+    # A child of `--processes N` is this same command, marked by an env variable.
+    spec = ChildSpec.from_env(os.environ)
+    child = ChildRole(spec) if spec is not None else None
+    if child is not None:
+        flags = child.settings(flags)
+        child.quiet_banner()
     server = Server(app, env=os.environ, **flags)
+    if child is None and server.config.processes > 1:
+        config, engine_name, logger = server.config, server.generation.engine, server.engine.logger
+        del server  # only the children serve; the parent keeps no Lua runtimes
+        return _supervise(app, flags, config, engine_name, logger)
     stop_requested = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -86,9 +97,13 @@ def _serve(app: str, flags: dict[str, Any]) -> int:
             os._exit(EXIT_OK)
         stop_requested.set()
 
-    signal.signal(signal.SIGINT, on_signal)
+    # A child leaves Ctrl-C to its supervisor, which forwards it as SIGTERM (the
+    # terminal sends SIGINT to the whole group: two signals would mean "stop now").
+    signal.signal(signal.SIGINT, signal.SIG_IGN if child is not None else on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     server.start()
+    if child is not None:
+        child.attach(server)
     watcher = None
     if server.config.reload:
         from .reload import ReloadWatcher
@@ -97,12 +112,29 @@ def _serve(app: str, flags: dict[str, Any]) -> int:
         watcher.start()
     try:
         while not stop_requested.wait(0.5):
-            pass
+            if child is not None and child.orphaned():
+                break
     finally:
         if watcher is not None:
             watcher.stop()
         server.stop()
+        if child is not None:
+            child.detach()
     return EXIT_OK
+
+
+def _supervise(app: str, flags: dict[str, Any], config: Any, engine_name: str, logger: Any) -> int:
+    """Run `config.processes` server processes on one port until a signal stops them."""
+    from .procs import Supervisor
+
+    supervisor = Supervisor(app, flags, config, engine_name=engine_name, env=os.environ, logger=logger)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        supervisor.request_stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return supervisor.run()
 
 
 if __name__ == "__main__":  # pragma: no cover
