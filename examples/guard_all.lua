@@ -82,7 +82,7 @@ end
 -- Documented by hand: the handler reads raw JSON, rover.route says what it is.
 api.manual.post = rover.route {
   summary = "Body declared with rover.route",
-  body = g:object { x = g:number():required() },
+  body = g:object { x = g:number():required():min(-1e300):max(1e300) },  -- doubling stays finite
   responses = {
     [200] = { description = "The doubled value", schema = { type = "object",
       properties = { x = { type = "number" } }, required = { "x" } } },
@@ -90,8 +90,8 @@ api.manual.post = rover.route {
   },
 } (function(ctx)
   local data = ctx:body():json()
-  if type(data) ~= "table" or type(data.x) ~= "number" then
-    return api.error(422, "x must be a number")
+  if type(data) ~= "table" or type(data.x) ~= "number" or math.abs(data.x) > 1e300 then
+    return api.error(422, "x must be a number")  -- (doubling must stay finite: JSON has no inf)
   end
   return { x = data.x * 2 }
 end)
