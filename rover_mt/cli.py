@@ -62,9 +62,9 @@ def _offline(command: str, app: str, flags: dict[str, Any]) -> int:
             print(f"{method:<8} {template:<{width}}  {where}")
         return EXIT_OK
     if command == "openapi":
-        from .openapi import build_document
-
         import orjson
+
+        from .openapi import build_document
 
         sys.stdout.write(orjson.dumps(build_document(gen, config), option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,10 +235,8 @@ class App:
 
         def start() -> None:
             ticket = engine.new_ticket(waiter)
-            import time as _t
-
             result = engine.handle_request(ticket, method, path.encode("latin-1"), hdrs,
-                                           data or None, client_ip.encode(), True, _t.monotonic())
+                                           data or None, client_ip.encode(), True, time.monotonic())
             if result is not None:
                 waiter.future.set_result(result)
 
