@@ -252,6 +252,10 @@ class Engine:
                 if 0 < len(value) <= 128 and all(c in self._RID_OK for c in value):
                     return value
                 break
+        return self.new_request_id()
+
+    def new_request_id(self) -> bytes:
+        """A fresh id: a per-engine random prefix and a counter (loop thread only)."""
         self._rid_counter += 1
         return b"%s-%x" % (self._rid_prefix, self._rid_counter)
 

@@ -257,7 +257,8 @@ class HttpConnection(asyncio.Protocol):
                 self._pause_reading()
             return
         self.engine.record_protocol_error(err.status, self.client_ip)
-        transport.write(encode_error(err.status, err.reason, date=self.engine.date()))
+        transport.write(encode_error(err.status, err.reason, date=self.engine.date(),
+                                     request_id=self.engine.new_request_id()))
         self._close_lingering()
 
     # -- transport helpers --------------------------------------------------------

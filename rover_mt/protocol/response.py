@@ -89,7 +89,11 @@ def encode_response(
 _JSON_HEADERS = [(b"Content-Type", b"application/json")]
 
 
-def encode_error(status: int, message: str, *, date: bytes) -> bytes:
-    """A closing error response with JSON body ``{"error": message}`` (protocol errors)."""
+def encode_error(status: int, message: str, *, date: bytes, request_id: bytes = b"") -> bytes:
+    """A closing error response with JSON body ``{"error": message}`` (protocol errors).
+
+    `request_id`, when given, is sent as ``X-Request-Id`` like on every other response.
+    """
     body = orjson.dumps({"error": message})
-    return encode_response(status, _JSON_HEADERS, body, keep_alive=False, head_only=False, date=date)
+    headers = _JSON_HEADERS + [(b"X-Request-Id", request_id)] if request_id else _JSON_HEADERS
+    return encode_response(status, headers, body, keep_alive=False, head_only=False, date=date)

@@ -79,6 +79,7 @@ def test_chunked_request_body(server):
 def test_malformed_request_is_400_and_close(server):
     out = split_responses(raw_exchange(server.port, b"GET /hello HTTP/1.1\r\n\r\n"))
     assert out[0][0] == 400 and out[0][1]["connection"] == "close"
+    assert out[0][1]["x-request-id"]
 
 
 def test_builtin_health_and_ready(server):
