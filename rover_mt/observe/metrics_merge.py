@@ -10,9 +10,17 @@ How each kind is combined:
 * counters: summed per label set;
 * histograms: summed bucket by bucket (and the sum slot), per label set;
 * gauges: summed per label set, so ``queue_depth`` or ``busy_workers`` read as the
-  whole server's. Gauges of a process that has exited are dropped (see
-  :func:`without_gauges`): they describe a state that no longer exists, while its
-  counters stay in the totals so they never go down.
+  whole server's; except the ``*_start_time_seconds`` and ``*_max_fds`` gauges,
+  where the smallest value is kept (the oldest process, the tightest limit).
+  Gauges of a process that has exited are dropped (see :func:`without_gauges`):
+  they describe a state that no longer exists, while its counters stay in the
+  totals so they never go down.
+
+Other processes' numbers come from snapshots up to a second old, so two scrapes
+answered by two different processes could disagree. :func:`keep_monotonic` takes
+the largest of the current and every earlier answer for counters and histograms:
+each answer is a lower bound of the true count at its time, so the largest one
+still is, and Prometheus never sees a counter go down.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from operator import add
 from typing import Any
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from rover_mt.observe.metrics_families import Family
 from rover_mt.observe.metrics_text import render_text
@@ -78,8 +86,13 @@ def merge_families(groups: Iterable[Sequence[Family]]) -> list[Family]:
             for f, samples in merged.values()]
 
 
+def _keeps_minimum(family: Family) -> bool:
+    return family.kind == "gauge" and family.name.endswith(("_start_time_seconds", "_max_fds"))
+
+
 def _add_samples(into: dict[tuple[str, ...], Any], family: Family) -> None:
     histogram = family.kind == "histogram"
+    combine = min if _keeps_minimum(family) else add
     for values, value in family.samples:
         current = into.get(values)
         if current is None:
@@ -89,20 +102,67 @@ def _add_samples(into: dict[tuple[str, ...], Any], family: Family) -> None:
             if len(current) == len(value):  # type: ignore[arg-type]
                 into[values] = list(map(add, current, value))  # type: ignore[call-overload]
         else:
-            into[values] = current + value
+            into[values] = combine(current, value)
 
 
-def render_merged(metrics: Any, peers: Iterable[Sequence[Family]],
-                  label_cache: dict | None = None) -> tuple[bytes, str]:
-    """``(body, content_type)`` of ``metrics`` (a :class:`~rover_mt.observe.Metrics`)
-    with the other processes' families added in.
+def keep_monotonic(families: Sequence[Family], previous: Sequence[Family]) -> list[Family]:
+    """``families`` with every counter and histogram raised to at least its value in
+    ``previous`` (an earlier answer); gauges are left as they are.
 
-    The ``process_*`` families (CPU, memory, file descriptors) are not added up:
-    they describe the process that answered the scrape.
+    Histograms are raised slot by slot (bucket counts and the sum), which keeps
+    each bucket monotonic; series only ``previous`` has are kept too.
     """
-    families = merge_families([metrics.families(), *peers])
-    body = render_text(families, label_cache).encode()
-    # Metrics keeps its extra collectors (the process collector) in a side
-    # registry; rendering it the way Metrics.render does keeps the output alike.
-    body += generate_latest(metrics._extra)
-    return body, CONTENT_TYPE_LATEST
+    before = {f.name: f for f in previous if f.kind != "gauge"}
+    out = []
+    for family in families:
+        old = before.pop(family.name, None)
+        if old is None or old.kind != family.kind or old.labelnames != family.labelnames:
+            out.append(family)
+            continue
+        samples: dict[tuple[str, ...], Any] = dict(old.samples)
+        for values, value in family.samples:
+            prior = samples.get(values)
+            if prior is None:
+                samples[values] = value
+            elif family.kind == "histogram":
+                if len(prior) == len(value):  # type: ignore[arg-type]
+                    samples[values] = list(map(max, prior, value))  # type: ignore[call-overload]
+                else:
+                    samples[values] = value
+            else:
+                samples[values] = max(prior, value)
+        out.append(Family(family.name, family.help, family.kind, family.labelnames, list(samples.items())))
+    out.extend(before.values())
+    return out
+
+
+def collector_families(collectors: Any) -> list[Family]:
+    """Counter and gauge families of prometheus-client ``collectors`` (anything with
+    ``collect()``, such as a registry), as :class:`Family` records.
+
+    Used for the ``process_*`` metrics, so they can be added up across processes
+    like the rest; other metric types are left out.
+    """
+    families = []
+    for metric in collectors.collect():
+        if metric.type == "counter":
+            name = f"{metric.name}_total"
+            samples = [s for s in metric.samples if s.name == name]
+        elif metric.type in ("gauge", "unknown"):
+            name = metric.name
+            samples = [s for s in metric.samples if s.name == name]
+        else:
+            continue
+        if not samples:
+            continue
+        labelnames = tuple(samples[0].labels)
+        rows = [(tuple(s.labels.get(n, "") for n in labelnames), s.value) for s in samples]
+        kind = "counter" if metric.type == "counter" else "gauge"
+        families.append(Family(name, metric.documentation, kind, labelnames, rows))  # type: ignore[arg-type]
+    return families
+
+
+
+def render_families(families: Sequence[Family], label_cache: dict | None = None) -> tuple[bytes, str]:
+    """``(body, content_type)`` of merged ``families`` for ``GET /metrics``."""
+    return render_text(families, label_cache).encode(), CONTENT_TYPE_LATEST

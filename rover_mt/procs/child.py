@@ -22,7 +22,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from ..observe.metrics_merge import render_merged
+from prometheus_client import CollectorRegistry, ProcessCollector
+
+from ..observe.metrics_families import Family
+from ..observe.metrics_merge import collector_families, merge_families, render_families
 from .snapshots import SnapshotDir
 
 #: Environment variable that marks a child and carries its :class:`ChildSpec`.
@@ -84,6 +87,7 @@ class ChildRole:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._label_cache: dict = {}
+        self._extra: Any = None
 
     def settings(self, flags: Mapping[str, Any]) -> dict[str, Any]:
         """The settings to start the server with: the supervisor's win."""
@@ -104,18 +108,37 @@ class ChildRole:
         """
         self._server = server
         metrics = server.engine.metrics
-        snapshots, pid, cache = self.snapshots, self.pid, self._label_cache
-        server.engine.builtins.render_metrics = lambda: render_merged(metrics, snapshots.peers(pid), cache)
+        # The process collector lives in Metrics' side registry; should that ever
+        # move, a registry of our own keeps the process_* metrics in the answer.
+        self._extra = getattr(metrics, "_extra", None)
+        if self._extra is None:
+            self._extra = CollectorRegistry()
+            ProcessCollector(registry=self._extra)
+        server.engine.builtins.render_metrics = self.render_metrics
         self.publish()
         self._thread = threading.Thread(target=self._publish_loop, name="rover-metrics-snapshot", daemon=True)
         self._thread.start()
+
+    def own_families(self) -> list[Family]:
+        """This process's families now, the ``process_*`` ones included."""
+        return self._server.engine.metrics.families() + collector_families(self._extra)
+
+    def render_metrics(self) -> tuple[bytes, str]:
+        """The ``/metrics`` answer: this process's live numbers plus every sibling's
+        latest snapshot, never below an earlier answer (runs on the I/O thread)."""
+        merged = merge_families([self.own_families(), *self.snapshots.peers(self.pid)])
+        try:
+            merged = self.snapshots.monotonic(merged)
+        except OSError:
+            pass  # the folder is gone (stopping): the plain sum is still a fine answer
+        return render_families(merged, self._label_cache)
 
     def publish(self) -> None:
         """Write this process's current families to its snapshot file."""
         if self._server is None:
             return
         try:
-            self.snapshots.write(self.pid, self._server.engine.metrics.families())
+            self.snapshots.write(self.pid, self.own_families())
         except OSError as exc:  # a full disk must not stop the server
             self._server.engine.logger.warn(f"cannot write metrics snapshot: {exc}")
 
