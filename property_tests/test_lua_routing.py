@@ -135,17 +135,10 @@ def test_lua_app_loads_exactly_the_valid_tables(app_dir: Path, table: list[Route
         rover_mt.App.load(path, **APP_SETTINGS).close()
 
 
-# Errors raised by the Lua loader itself escape as lupa.lua54.LuaError: the loader in
-# rover_mt/worker/runtime.py catches ``lupa.LuaError``, which is the class of another
-# Lua version's module (lua55), not of the runtime in use.
-_LUPA_CLASS_BUG = pytest.mark.xfail(
-    strict=True, reason="runtime._load_app catches lupa.LuaError (lua55), not lua54's")
-
-
 @pytest.mark.parametrize(("keys", "message"), [
     (["files", "p_*rest", "x"], "catch-all"),
-    pytest.param(["p_"], "no name", marks=_LUPA_CLASS_BUG),
-    pytest.param(["a", "p_*"], "no name", marks=_LUPA_CLASS_BUG),
+    (["p_"], "no name"),
+    (["a", "p_*"], "no name"),
 ])
 def test_lua_syntax_errors_fail_to_load(app_dir: Path, keys: list[str], message: str) -> None:
     source = "\n".join(["local api = rover.server {}", *route_lines(keys, ["GET"]),
