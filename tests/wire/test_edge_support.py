@@ -117,9 +117,11 @@ def connect(port: int, timeout: float = 5.0) -> socket.socket:
 
 
 def exchange(port: int, writes: list[bytes], *, want: int | None = None, pause: float = 0.0,
-             head_methods: list[bool] | None = None, timeout: float = 5.0) -> Exchange:
+             head_methods: list[bool] | None = None, timeout: float = 5.0,
+             half_close: bool = False) -> Exchange:
     """Send `writes` one by one, then read until the server closes, or until `want`
-    final responses arrived (then the connection is left to be closed by us)."""
+    final responses arrived (then the connection is left to be closed by us).
+    With `half_close` the client shuts down its sending side after the writes."""
     ex = Exchange()
     buf = b""
     with connect(port, timeout) as sock:
@@ -130,6 +132,11 @@ def exchange(port: int, writes: list[bytes], *, want: int | None = None, pause: 
                 break  # the server already answered and closed; read what it sent
             if pause:
                 time.sleep(pause)
+        if half_close:
+            try:
+                sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if want is not None:
