@@ -14,6 +14,10 @@ every 0.25 s, which compares the times recorded here with the configured limits
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import socket
+import struct
+import termios
 import time
 from typing import Any
 
@@ -34,6 +38,10 @@ LINGER_MAX_BYTES = 1 << 20  # input dropped while lingering before giving up
 
 # Pause reading when this much request data is buffered behind a busy request.
 MAX_PIPELINE_BUFFER = 65536
+
+# SO_LINGER on, 0 s: close() resets the connection and drops unsent data at once.
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)
+_INT_ZERO = struct.pack("i", 0)
 
 
 class HttpConnection(asyncio.Protocol):
@@ -293,12 +301,52 @@ class HttpConnection(asyncio.Protocol):
         if self.read_paused:
             self._resume_reading()
 
-    def _close(self) -> None:
-        """Close after the pending output is sent (bounded by `send_timeout`)."""
+    def _abort(self) -> None:
+        """Give up on the client: reset the connection (RST) and drop unsent data.
+
+        A plain close would leave the kernel trying to deliver queued output (and
+        our FIN behind it) to a client that does not read, for minutes.
+        """
         transport = self.transport
-        if transport is not None and not self.close_started:
-            self.close_started = time.monotonic()
-            transport.close()
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+            except OSError:
+                pass
+        transport.abort()
+
+    def _close(self) -> None:
+        """Close once the client has taken every byte we sent (FIN goes out after
+        them); a client that does not read is reset after `send_timeout` (expire)."""
+        transport = self.transport
+        if transport is None or self.close_started:
+            return
+        self.close_started = time.monotonic()
+        self.state = LINGER  # whatever still arrives is dropped
+        if self._output_pending():
+            if transport.can_write_eof():
+                transport.write_eof()
+            return
+        transport.close()
+
+    def _output_pending(self) -> bool:
+        """Unsent bytes in asyncio's buffer, or unsent/unacknowledged in the kernel's."""
+        transport = self.transport
+        if transport is None:
+            return False
+        if transport.get_write_buffer_size():
+            return True
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, _INT_ZERO)
+        except OSError:
+            return False
+        return struct.unpack("i", queued)[0] > 0
 
     def close_if_idle(self) -> None:
         """Graceful stop: close now unless a request has been received in full or
@@ -319,10 +367,12 @@ class HttpConnection(asyncio.Protocol):
         if transport is None:
             return
         if self.close_started:
-            # close() waits for the output to drain; a client that never reads
-            # would hold the socket forever.
-            if now - self.close_started > cfg.send_timeout:
-                transport.abort()
+            # Closing waits for the client to take our output; one that never
+            # reads would hold the socket (and kernel memory) forever.
+            if not self._output_pending():
+                transport.close()
+            elif now - self.close_started > cfg.send_timeout:
+                self._abort()
             return
         st = self.state
         if st == LINGER:
@@ -334,12 +384,12 @@ class HttpConnection(asyncio.Protocol):
                 self._close()  # silent: nothing is sent
         elif st == HEAD:
             if now - self.since > cfg.header_timeout:
-                transport.abort()
+                self._abort()
         elif st == BODY:
             elapsed = now - self.since
             if now - self.last_read > cfg.body_timeout:
-                transport.abort()
+                self._abort()
             elif elapsed > cfg.body_timeout and self.body_size < cfg.body_min_rate * elapsed:
-                transport.abort()
+                self._abort()
         if self.write_paused and now - self.write_blocked_since > cfg.send_timeout:
-            transport.abort()
+            self._abort()
