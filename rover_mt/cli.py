@@ -75,7 +75,7 @@ def _offline(command: str, app: str, flags: dict[str, Any]) -> int:
 
 
 def _serve(app: str, flags: dict[str, Any]) -> int:
-    from .procs import ChildRole, ChildSpec
+    from .procs import HURRY_SIGNAL, ChildRole, ChildSpec
     from .server import Server
 
     # A child of `--processes N` is this same command, marked by an env variable.
@@ -92,15 +92,23 @@ def _serve(app: str, flags: dict[str, Any]) -> int:
     stop_requested = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
-        if stop_requested.is_set():
+        if stop_requested.is_set() and child is None:
             # Second signal: stop now, without waiting for in-flight requests.
             os._exit(EXIT_OK)
         stop_requested.set()
 
-    # A child leaves Ctrl-C to its supervisor, which forwards it as SIGTERM (the
-    # terminal sends SIGINT to the whole group: two signals would mean "stop now").
-    signal.signal(signal.SIGINT, signal.SIG_IGN if child is not None else on_signal)
+    def stop_now(signum: int, _frame: Any) -> None:
+        os._exit(EXIT_OK)
+
     signal.signal(signal.SIGTERM, on_signal)
+    if child is None:
+        signal.signal(signal.SIGINT, on_signal)
+    else:
+        # A child may get the same stop twice (from a terminal's Ctrl-C or
+        # systemd's SIGTERM to the whole group, and from its supervisor), so a
+        # repeat is no hurry; the supervisor asks for "now" with its own signal.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(HURRY_SIGNAL, stop_now)
     server.start()
     if child is not None:
         child.attach(server)

@@ -11,9 +11,9 @@ so a scrape of ``/metrics`` on any of them shows the totals of all.
 ``docs/processes.md``).
 """
 
-from .child import CHILD_ENV, ChildRole, ChildSpec
+from .child import CHILD_ENV, HURRY_SIGNAL, ChildRole, ChildSpec
 from .port import reserve_port
 from .snapshots import SnapshotDir
 from .supervisor import Supervisor
 
-__all__ = ["CHILD_ENV", "ChildRole", "ChildSpec", "SnapshotDir", "Supervisor", "reserve_port"]
+__all__ = ["CHILD_ENV", "HURRY_SIGNAL", "ChildRole", "ChildSpec", "SnapshotDir", "Supervisor", "reserve_port"]

@@ -14,6 +14,7 @@ A child is ``python -m rover_mt serve APP`` started by the supervisor with the
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from collections.abc import Mapping
@@ -28,8 +29,11 @@ from ..observe.metrics_families import Family
 from ..observe.metrics_merge import collector_families, merge_families, render_families
 from .snapshots import SnapshotDir
 
-#: Environment variable that marks a child and carries its :class:`ChildSpec`.
-CHILD_ENV = "ROVER_MT__CHILD"
+#: Environment variable that marks a child and carries its :class:`ChildSpec`
+#: (not `ROVER_MT_*`, which is the namespace of settings).
+CHILD_ENV = "_ROVER_MT_CHILD"
+#: What the supervisor sends for "stop now" (SIGTERM, even repeated, is a graceful stop).
+HURRY_SIGNAL = signal.SIGUSR1
 #: Seconds between metric snapshots; a scrape sees siblings' counts this late at most.
 SNAPSHOT_INTERVAL = 1.0
 #: The banner line each child would print (the supervisor prints the only one).

@@ -8,8 +8,9 @@ set), waits until each one serves, prints the one banner, and watches them:
 * a child that exits on its own is logged and started again (after a pause that
   grows while it keeps failing quickly), and its counters stay in the totals;
 * the first :meth:`Supervisor.request_stop` sends SIGTERM to every child (each one
-  stops gracefully within ``graceful_timeout``); a second one sends SIGTERM again,
-  which children take as "stop now";
+  stops gracefully within ``graceful_timeout``); a second one sends
+  :data:`~rover_mt.procs.child.HURRY_SIGNAL`, which children take as "stop now"
+  (a repeated SIGTERM is not: systemd and terminals signal the whole group);
 * the snapshot folder and the reserved port are released on the way out.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 
 from ..config import Config
 from ..observe.logger import Logger
-from .child import CHILD_ENV, ChildSpec
+from .child import CHILD_ENV, HURRY_SIGNAL, ChildSpec
 from .port import reserve_port
 from .snapshots import SnapshotDir
 
@@ -201,12 +202,12 @@ class Supervisor:
     def _stop_children(self) -> int:
         """SIGTERM every child and wait; a second stop request or the deadline hurries them."""
         self._signal_all(signal.SIGTERM)
-        hurried = self._stop_requests >= 2
+        hurried = False
         deadline = time.monotonic() + self.config.graceful_timeout + KILL_SLACK
         while any(s.proc is not None and s.proc.poll() is None for s in self._slots):
             if not hurried and self._stop_requests >= 2:
                 hurried = True
-                self._signal_all(signal.SIGTERM)
+                self._signal_all(HURRY_SIGNAL)
             if time.monotonic() >= deadline:
                 self.logger.error("server processes did not stop in time; killing them")
                 self._signal_all(signal.SIGKILL)
@@ -214,8 +215,8 @@ class Supervisor:
             self._wake.clear()
             self._wake.wait(POLL_INTERVAL)
         codes = [s.proc.returncode for s in self._slots if s.proc is not None]
-        # A child killed by our SIGTERM before it set up its handler still stopped cleanly.
-        clean = all(c in (0, -signal.SIGTERM) for c in codes)
+        # A child signalled before it set up its handlers still stopped as asked.
+        clean = all(c in (0, -signal.SIGTERM, -HURRY_SIGNAL) for c in codes)
         return EXIT_OK if clean else EXIT_UNEXPECTED
 
     def _signal_all(self, signum: int) -> None:

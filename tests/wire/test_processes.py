@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +41,11 @@ function api.who.get(ctx)
   local store = rover.shared.proc
   store:add("token", tostring({}) .. "-" .. math.random(1, 1000000000))
   return store:get("token")
+end
+function api.spin.get(ctx)
+  local x = 0
+  for i = 1, tonumber(ctx:query().n or 1e12) do x = x + i end
+  return x
 end
 function api.count.get(ctx)
   return { n = rover.shared.counts:incr("n", 1, 0) }
@@ -277,6 +283,64 @@ def test_a_killed_child_is_replaced_and_its_counts_stay(tmp_path: Path) -> None:
         assert _route_total(port, "/who") == 60 + probes
     finally:
         assert _stop(proc) == 0
+
+
+def test_sigint_stops_cleanly_and_a_second_signal_stops_at_once(tmp_path: Path) -> None:
+    app = write_app(tmp_path, APP)
+    proc, port = _start(app, tmp_path)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=15) == 0
+    # A handler that runs past graceful_timeout (5 s) would hold a graceful stop;
+    # the second signal must not wait for it.
+    proc, port = _start(app, tmp_path, "--handler-timeout", "60")
+    errors: list[Exception] = []
+
+    def spin() -> None:
+        try:
+            _get(port, "/spin")
+        except Exception as exc:  # the connection is cut when the process stops
+            errors.append(exc)
+
+    thread = threading.Thread(target=spin)
+    thread.start()
+    time.sleep(0.5)  # the request is running in a worker
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    assert proc.poll() is None, "a graceful stop waits for the running handler"
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    assert time.monotonic() - started < 3
+    thread.join(15)
+    assert errors
+
+
+def test_sigterm_to_the_whole_group_is_still_graceful(tmp_path: Path) -> None:
+    """systemd (KillMode=control-group) signals every process at once: each child
+    then gets SIGTERM twice (directly and from the supervisor) and must still
+    finish its in-flight request."""
+    app = write_app(tmp_path, APP)
+    proc, port = _start(app, tmp_path)
+    answers: list[object] = []
+
+    def slow() -> None:
+        try:
+            answers.append(_get(port, "/spin?n=200000000")[0])
+        except Exception as exc:
+            answers.append(exc)
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.3)  # the request is running in a worker
+    # The signals to the children and to the supervisor arrive apart in time (as
+    # they may from systemd), so a child cannot merge them into one.
+    for kid in _children(proc.pid):
+        os.kill(kid, signal.SIGTERM)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
+    thread.join(15)
+    assert answers == [200]
 
 
 def test_children_stop_when_the_supervisor_is_killed(tmp_path: Path) -> None:
