@@ -140,6 +140,7 @@ ROVER_SERVERS: tuple[ServerSpec, ...] = (
     rover_spec("rover-mt-1w", "rover-mt, 1 worker", ("W4",), workers=1),
     rover_spec("rover-mt-luajit", "rover-mt, 2 workers, lua = luajit", ("W4",), workers=2, lua="luajit"),
     rover_spec("rover-mt-2proc", "rover-mt, --processes 2 (2 workers each)", ("W1",), workers=2, processes=2),
+    rover_spec("rover-mt-2proc-1w", "rover-mt, --processes 2 (1 worker each)", ("W1",), workers=1, processes=2),
 )
 
 ALL_SERVERS: tuple[ServerSpec, ...] = PEERS + ROVER_SERVERS
