@@ -30,20 +30,29 @@ class Dispatcher:
         self._async_q = self.queue.async_q
         self.bound = bound
         self.waiting = 0  # submissions blocked for room right now
+        # Admitted requests waiting for the end of this loop iteration: they are put
+        # on the queue together, so one wake-up serves a worker several requests
+        # (each put to an empty queue would otherwise wake a worker on its own).
+        self._pending: list[Any] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def depth(self) -> int:
-        return self.queue.sync_q.qsize()
+        return self.queue.sync_q.qsize() + len(self._pending)
 
     def submit(self, item: Any, mode: str, timeout: float,
                on_blocked_outcome: Callable[[bool], None] | None = None) -> Submitted:
         """Queue `item`. Returns QUEUED, SHED, or WAITING (block mode, queue full:
         `on_blocked_outcome(queued)` is called later on the loop thread)."""
-        try:
-            self._async_q.put_nowait(item)
+        pending = self._pending
+        if self.sync_queue.qsize() + len(pending) < self.bound:
+            pending.append(item)
+            if len(pending) == 1:
+                if self._loop is None:
+                    self._loop = asyncio.get_running_loop()
+                self._loop.call_soon(self._flush)
             return Submitted.QUEUED
-        except janus.AsyncQueueFull:
-            if mode != "block" or timeout <= 0 or on_blocked_outcome is None:
-                return Submitted.SHED
+        if mode != "block" or timeout <= 0 or on_blocked_outcome is None:
+            return Submitted.SHED
         self.waiting += 1
         task = asyncio.get_running_loop().create_task(self._put_within(item, timeout))
 
@@ -54,6 +63,23 @@ class Dispatcher:
 
         task.add_done_callback(done)
         return Submitted.WAITING
+
+    def _flush(self) -> None:
+        """Put the admitted requests of this loop iteration on the queue."""
+        items, self._pending = self._pending, []
+        put = self._async_q.put_nowait
+        for i, item in enumerate(items):
+            try:
+                put(item)
+            except janus.AsyncQueueFull:
+                # A blocked submission took the room first; these were admitted,
+                # so they wait for room rather than being shed.
+                loop = asyncio.get_running_loop()
+                for rest in items[i:]:
+                    loop.create_task(self._async_q.put(rest))
+                return
+            except janus.AsyncQueueShutDown:
+                return
 
     async def _put_within(self, item: Any, timeout: float) -> bool:
         try:
