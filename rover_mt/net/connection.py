@@ -297,7 +297,8 @@ class HttpConnection(asyncio.Protocol):
         self.ticket = None
         self.head = None
         self.body = []
-        transport.write_eof()
+        if not self._send_fin():
+            return
         if self.read_paused:
             self._resume_reading()
 
@@ -328,9 +329,22 @@ class HttpConnection(asyncio.Protocol):
         self.state = LINGER  # whatever still arrives is dropped
         if self._output_pending():
             if transport.can_write_eof():
-                transport.write_eof()
+                self._send_fin()
             return
         transport.close()
+
+    def _send_fin(self) -> bool:
+        """Shut down our sending side after the queued output; False (and the
+        connection aborted) when the peer is already gone."""
+        transport = self.transport
+        if transport is None:
+            return False
+        try:
+            transport.write_eof()
+        except OSError:  # e.g. ENOTCONN: the client reset the connection meanwhile
+            transport.abort()
+            return False
+        return True
 
     def _output_pending(self) -> bool:
         """Unsent bytes in asyncio's buffer, or unsent/unacknowledged in the kernel's."""

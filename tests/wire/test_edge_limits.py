@@ -234,3 +234,24 @@ def test_canary_unaffected_by_reset_storm(tmp_path: Path, backend: str) -> None:
                 canary.check()
         canary.check()
         canary.close()
+
+
+def test_client_reset_during_close_raises_nothing_on_the_loop(tmp_path: Path, backend: str) -> None:
+    # Half-closed clients that reset while their answer is being written: the
+    # server's FIN/close path must cope with a socket that is already gone.
+    with Server(write_app(tmp_path, ECHO_APP), port=0, workers=2, docs=False, log_level="nope",
+                http=backend) as srv:
+        errors: list[object] = []
+        loop = srv.engine.loop
+        srv.engine.call_in_loop(lambda: loop.set_exception_handler(lambda _l, ctx: errors.append(ctx)))
+        for i in range(30):
+            s = connect(srv.port)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /big/300000 HTTP/1.1\r\nHost: a\r\n\r\n" * 2)
+            s.shutdown(socket.SHUT_WR)
+            time.sleep(0.002 * (i % 10))
+            _reset(s)
+        time.sleep(0.5)
+        answer = exchange(srv.port, [b"GET /big/2 HTTP/1.1\r\nHost: a\r\n\r\n"], want=1)
+        assert answer.final[0].body == b"xx"
+        assert not errors, errors
