@@ -513,9 +513,9 @@ class Engine:
         return pool.stuck_count() + active
 
     def ready(self) -> bool:
-        """Whether /ready says 200: serving, and fewer than max_stuck_workers stuck."""
+        """Whether /ready says 200: serving, and no more than max_stuck_workers stuck."""
         return (not self.closing and self.pool is not None
-                and self.stuck_workers() < self.config.max_stuck_workers)
+                and self.stuck_workers() <= self.config.max_stuck_workers)
 
 def load_generation(app_path: str, config: Config) -> AppGeneration:
     """Read and load the app once, validating it (AppLoadError on failure)."""

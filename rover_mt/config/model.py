@@ -145,8 +145,8 @@ class Config:
         group=QUEUE, unit="ms", min=0, max=60_000,
     )
     max_stuck_workers: int = _setting(
-        2, "`/ready` answers 503 while at least this many workers are stuck in handlers that could not be interrupted.",
-        group=QUEUE, min=1, max=1024,
+        1, "`/ready` answers 503 once more than this many workers are stuck in handlers that could not be interrupted (0: any stuck worker).",
+        group=QUEUE, min=0, max=1024,
     )
 
     # --- Timeouts -----------------------------------------------------------
