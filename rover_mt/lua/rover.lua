@@ -5,7 +5,6 @@
 --   json, guard, html, shared  (the library modules, already loaded)
 --   get(req, field)           fetch a request field lazily (bytes); needs the GIL, so
 --                              it is only called when a handler asks for that field
---   now()                     monotonic clock in seconds, used by the deadline hook
 --   sethook                   debug.sethook, kept privately before the sandbox drops debug
 --   traceback                 debug.traceback, kept the same way
 --   log(level, request_id, message)
@@ -14,7 +13,7 @@
 
 return function(deps)
   local json, guard, html = deps.json, deps.guard, deps.html
-  local get_field, now, traceback = deps.get, deps.now, deps.traceback
+  local get_field, traceback = deps.get, deps.traceback
   local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber
   local setmetatable, getmetatable, rawget, rawset = setmetatable, getmetatable, rawget, rawset
   local error, select, xpcall = error, select, xpcall

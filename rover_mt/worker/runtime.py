@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -141,7 +140,7 @@ class LuaApp:
         deps = lua.table_from({
             b"json": modules["json"], b"guard": modules["guard"], b"html": modules["html"],
             b"shared": shared_factory(shared_call or _no_shared),
-            b"get": get_field or _no_field, b"now": time.monotonic,
+            b"get": get_field or _no_field,
             b"sethook": prelude[b"sethook"], b"traceback": prelude[b"traceback"],
             b"compile": compile_fn, b"globals": prelude[b"globals"],
             b"log": log or _no_log, b"worker_id": worker_id, b"worker_count": worker_count,
