@@ -193,11 +193,18 @@ def test_every_close_path_returns_descriptors(tmp_path: Path, backend: str) -> N
             time.sleep(0.05)
             _reset(s)
         # Timeouts (header, body, keep-alive) and a protocol error.
+        accepted = call_in_loop(srv, lambda: srv.listener.accepted)
         for data in (b"GET / HTTP/1.1\r\n", b"POST /headers HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n",
                      b"GET /big/1 HTTP/1.1\r\nHost: a\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n"):
             s = connect(srv.port)
             s.sendall(data)
             clients.append(s)
+        # Accepting is asynchronous: wait until the server has all four before
+        # waiting for them to go, or the count below could read 0 too early.
+        until = time.monotonic() + 5
+        while call_in_loop(srv, lambda: srv.listener.accepted) < accepted + 4 and time.monotonic() < until:
+            time.sleep(0.02)
+        time.sleep(0.05)
         # Header/body/keep-alive deadlines are 0.5 s; the refused one lingers up to
         # LINGER_TIMEOUT waiting for our close, which never comes.
         deadline = time.monotonic() + LINGER_TIMEOUT + 2.0
