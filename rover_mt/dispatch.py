@@ -24,7 +24,7 @@ class Submitted(enum.Enum):
 class Dispatcher:
     """Owns the janus queue. Create and submit on the loop thread only."""
 
-    def __init__(self, bound: int) -> None:
+    def __init__(self, bound: int, backlog: Callable[[], int] = lambda: 0) -> None:
         self.queue: janus.Queue[Any] = janus.Queue(maxsize=bound)
         self.sync_queue = self.queue.sync_q
         self._async_q = self.queue.async_q
@@ -35,16 +35,21 @@ class Dispatcher:
         # (each put to an empty queue would otherwise wake a worker on its own).
         self._pending: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Requests workers already took from the queue but have not started: they
+        # still wait, so they count against the bound (else a worker's batch would
+        # let the effective queue grow past queue_bound).
+        self._backlog = backlog
 
     def depth(self) -> int:
-        return self.queue.sync_q.qsize() + len(self._pending)
+        """Requests admitted and waiting: queued, about to be queued, or in a worker's backlog."""
+        return self.sync_queue.qsize() + len(self._pending) + self._backlog()
 
     def submit(self, item: Any, mode: str, timeout: float,
                on_blocked_outcome: Callable[[bool], None] | None = None) -> Submitted:
         """Queue `item`. Returns QUEUED, SHED, or WAITING (block mode, queue full:
         `on_blocked_outcome(queued)` is called later on the loop thread)."""
         pending = self._pending
-        if self.sync_queue.qsize() + len(pending) < self.bound:
+        if self.sync_queue.qsize() + len(pending) + self._backlog() < self.bound:
             pending.append(item)
             if len(pending) == 1:
                 if self._loop is None:

@@ -81,7 +81,8 @@ class Engine:
             self.loop = loop
             asyncio.set_event_loop(loop)
             try:
-                self.dispatcher = Dispatcher(self.config.queue_bound)
+                self.dispatcher = Dispatcher(self.config.queue_bound,
+                                             lambda: self.pool.backlog_depth() if self.pool else 0)
                 self.io_metrics = self.metrics.shard()
                 self.pool = WorkerPool(self, self.dispatcher.sync_queue, self.config.workers)
                 self.pool.start()
@@ -491,7 +492,7 @@ class Engine:
     def _register_gauges(self) -> None:
         m = self.metrics
         m.add_gauge("queue_depth", "Requests waiting in the queue.",
-                    lambda: (self.dispatcher.depth() + self.pool.backlog_depth()) if self.pool else 0)
+                    lambda: self.dispatcher.depth() if self.dispatcher else 0)
         m.add_gauge("busy_workers", "Workers running a handler.",
                     lambda: self.pool.busy if self.pool else 0)
         m.add_gauge("inflight_requests", "Requests queued or running.",

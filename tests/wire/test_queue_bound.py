@@ -1,0 +1,47 @@
+"""queue_bound is the number of requests that may wait, wherever they wait: in the
+janus queue, about to be queued, or already taken into a worker's batch."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from rover_mt import Server
+from tests.helpers import split_responses, write_app
+
+APP = """
+local api = rover.server {}
+function api.slow.get()
+  local t = os.clock() + 0.15
+  while os.clock() < t do end
+  return "done"
+end
+return api
+"""
+
+
+def test_at_most_queue_bound_wait_behind_the_running_one(tmp_path):
+    path = write_app(tmp_path, APP)
+    with Server(path, port=0, workers=1, queue_bound=4, backpressure="shed", docs=False,
+                log_level="nope") as srv:
+        socks = []
+        for _ in range(12):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            socks.append(s)
+            time.sleep(0.025)  # arrivals span two handler runs, so batches are taken meanwhile
+        statuses = []
+        for s in socks:
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            s.close()
+            statuses.append(split_responses(data)[0][0])
+    # At most one runs and four wait at any moment. Arrivals span ~300 ms, during
+    # which one or two handlers finish and free a place each: five to seven are
+    # served. (Counting a worker's batch as free room lets nine or more in.)
+    assert 5 <= statuses.count(200) <= 7, statuses
+    assert statuses.count(200) + statuses.count(503) == 12, statuses
