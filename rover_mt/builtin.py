@@ -41,6 +41,11 @@ class BuiltinEndpoints:
     def lookup(self, path: str) -> Callable[[], Answer] | None:
         return self._routes.get(path)
 
+    @property
+    def lookup_fast(self) -> Callable[[str], Callable[[], Answer] | None]:
+        """The bound dict.get behind :meth:`lookup`, for the per-request path."""
+        return self._routes.get
+
     def health(self) -> Answer:
         return 200, JSON, b'{"status":"ok"}', None
 

@@ -45,9 +45,9 @@ class Dispatcher:
         return self.sync_queue.qsize() + len(self._pending) + self._backlog()
 
     def submit(self, item: Any, mode: str, timeout: float,
-               on_blocked_outcome: Callable[[bool], None] | None = None) -> Submitted:
+               on_blocked_outcome: Callable[[Any, bool], None] | None = None) -> Submitted:
         """Queue `item`. Returns QUEUED, SHED, or WAITING (block mode, queue full:
-        `on_blocked_outcome(queued)` is called later on the loop thread)."""
+        `on_blocked_outcome(item, queued)` is called later on the loop thread)."""
         pending = self._pending
         if self.sync_queue.qsize() + len(pending) + self._backlog() < self.bound:
             pending.append(item)
@@ -64,7 +64,7 @@ class Dispatcher:
         def done(t: "asyncio.Task[bool]") -> None:
             self.waiting -= 1
             ok = not t.cancelled() and t.exception() is None and t.result()
-            on_blocked_outcome(bool(ok))
+            on_blocked_outcome(item, bool(ok))
 
         task.add_done_callback(done)
         return Submitted.WAITING

@@ -52,6 +52,7 @@ class Engine:
         self.dispatcher: Dispatcher | None = None
         self.pool: WorkerPool | None = None
         self.builtins = BuiltinEndpoints(self)
+        self._builtin_get = self.builtins.lookup_fast
         self.closing = False
         self.stopped = False
         self._live_generations = {generation.id}
@@ -66,6 +67,10 @@ class Engine:
         self._rid_prefix = os.urandom(4).hex().encode()
         self._rid_counter = 0
         self._trusted_nets = parse_ip_list(config.forwarded_allow_ips)
+        self._backpressure = config.backpressure
+        self._backpressure_timeout = config.backpressure_timeout_ms / 1000.0
+        self._handler_timeout = config.handler_timeout
+        self._proxy_headers = config.proxy_headers
 
     # -- lifecycle --------------------------------------------------------
     def start(self, before_run: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
@@ -201,7 +206,7 @@ class Engine:
         gen = self.generation
         head_only = method == "HEAD"
         keep_alive = keep_alive and not self.closing
-        builtin = self.builtins.lookup(path)
+        builtin = self._builtin_get(path)
         if builtin is not None and (method == "GET" or head_only) and path not in gen.static_paths:
             status, ctype, payload, extra = builtin()
             # Built-in paths are few and fixed, so they label themselves.
@@ -216,9 +221,10 @@ class Engine:
                 path=path, query=query, headers=headers, body=body or None,
                 route=gen.router.routes[index].template,
                 params=tuple([v.encode() for v in m.params.values()]),
-                request_id=rid, client_ip=self._client_ip(peer_ip, headers),
+                request_id=rid,
+                client_ip=self._client_ip(peer_ip, headers) if self._proxy_headers else peer_ip,
                 keep_alive=keep_alive, head_only=head_only, enqueued=started,
-                deadline=started + gen.timeout_for(index, self.config.handler_timeout),
+                deadline=started + gen.timeout_for(index, self._handler_timeout),
                 ticket=ticket,
             )
             ticket.request = req
@@ -324,9 +330,8 @@ class Engine:
         # Counted as pending for its generation before it can reach a worker, so a
         # swapped-out generation's runtimes are never freed under a queued request.
         pool.queued(req)
-        res = self.dispatcher.submit(req, self.config.backpressure,
-                                     self.config.backpressure_timeout_ms / 1000.0,
-                                     lambda queued: self._blocked_outcome(req, queued))
+        res = self.dispatcher.submit(req, self._backpressure, self._backpressure_timeout,
+                                     self._blocked_outcome)
         if res is Submitted.SHED:
             pool.finished(req)
             result = self._shed_result(req)
@@ -339,7 +344,7 @@ class Engine:
             self.io_metrics.inc("dispatched_total")
         return None
 
-    def _blocked_outcome(self, req: Request, queued: bool) -> None:
+    def _blocked_outcome(self, req: Any, queued: bool) -> None:
         """Block mode: the request got room in the queue, or ran out of time."""
         if queued:
             self.io_metrics.inc("dispatched_total")

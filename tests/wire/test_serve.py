@@ -116,15 +116,20 @@ def test_handlers_run_in_parallel(tmp_path):
         while single < 0.4 and spin < 10**9:  # calibrate to this machine
             spin *= 2
             single, _ = timed(srv.port, 1, spin)
-        double, results = timed(srv.port, 2, spin)
-    assert len(results) == 2
-    workers = {r.split(b'"worker":')[1][:1] for r in results}
-    assert len(workers) == 2, results
-    # What this machine gives two plain lupa threads running the same loop right now:
-    # on an idle 2-core machine about 1x the single time, on a loaded one up to 2x.
-    machine = _raw_lupa_pair_time(spin) / _raw_lupa_pair_time(spin, threads=1)
-    # Serial execution would take 2x as long; the server must do as well as raw lupa.
-    assert double < single * max(1.6, machine * 1.25), (single, double, machine)
+        attempts = []
+        for _ in range(3):  # the machine is shared: one clean measurement is enough
+            single, _ = timed(srv.port, 1, spin)
+            # What two plain lupa threads get right now: ~1x on an idle 2-core machine.
+            machine = _raw_lupa_pair_time(spin) / _raw_lupa_pair_time(spin, threads=1)
+            double, results = timed(srv.port, 2, spin)
+            assert len(results) == 2
+            workers = {r.split(b'"worker":')[1][:1] for r in results}
+            assert len(workers) == 2, results
+            attempts.append((single, double, machine))
+            # Serial execution would take 2x as long; the server must do as well as raw lupa.
+            if double < single * max(1.6, machine * 1.25):
+                return
+    raise AssertionError(f"not parallel: (single, double, machine ratio) = {attempts}")
 
 
 def _raw_lupa_pair_time(spin: int, threads: int = 2) -> float:
