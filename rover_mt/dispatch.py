@@ -49,7 +49,8 @@ class Dispatcher:
         """Queue `item`. Returns QUEUED, SHED, or WAITING (block mode, queue full:
         `on_blocked_outcome(item, queued)` is called later on the loop thread)."""
         pending = self._pending
-        if self.sync_queue.qsize() + len(pending) + self._backlog() < self.bound:
+        waiting = self.sync_queue.qsize() + len(pending)
+        if waiting < self.bound and waiting + self._backlog() < self.bound:
             pending.append(item)
             if len(pending) == 1:
                 if self._loop is None:

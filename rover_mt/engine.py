@@ -327,13 +327,15 @@ class Engine:
         self._inflight.add(ticket)
         pool = self.pool
         assert pool is not None
-        # Counted as pending for its generation before it can reach a worker, so a
-        # swapped-out generation's runtimes are never freed under a queued request.
-        pool.queued(req)
         res = self.dispatcher.submit(req, self._backpressure, self._backpressure_timeout,
                                      self._blocked_outcome)
-        if res is Submitted.SHED:
-            pool.finished(req)
+        if res is not Submitted.SHED:
+            # Counted as pending for its generation before it can reach a worker (the
+            # dispatcher hands admitted requests over at the end of this loop
+            # iteration), so a swapped-out generation's runtimes are never freed
+            # under a queued request.
+            pool.queued(req)
+        else:
             result = self._shed_result(req)
             ticket.done = True
             self._inflight.discard(ticket)
