@@ -4,6 +4,10 @@
 (head scanner, Content-Length count, chunk scanner).  A backend-specific *decoder*
 turns exactly those bytes into events.  Keeping framing here means the two backends
 cannot disagree about where a message ends, which is what request smuggling exploits.
+
+Plain heads (nearly all real traffic, see :mod:`.plain_head`) skip the backend: the
+framer builds their RequestHead, body pieces and MessageEnd itself.  Only unusual heads
+and chunked bodies are handed to the decoder.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from .chunk_scan import ChunkScanner
-from .events import Event, Limits, MessageEnd, ProtocolError, RequestHead
+from .events import BodyData, Event, Limits, MessageEnd, ProtocolError, RequestHead
 from .head_limits import HeadScanner
 from .head_syntax import RequestLine, check_head
+from .plain_head import PlainHeadReader
 
 MESSAGE_END = MessageEnd()  # fieldless and frozen, so one instance serves everyone
 
@@ -45,19 +50,25 @@ class FramedParser:
         "_state",
         "_head_scanner",
         "_head_started",
+        "_plain",
+        "_direct",
         "_chunks",
         "_remaining",
         "_error",
         "_eof",
     )
 
-    def __init__(self, decoder: Decoder, limits: Limits) -> None:
+    def __init__(self, decoder: Decoder, limits: Limits, *, fast_path: bool = True) -> None:
+        """``fast_path=False`` sends every head through the decoder (for tests that
+        compare the two paths, and for measuring what the fast path saves)."""
         self._decoder = decoder
         self._limits = limits
         self._buf = bytearray()
         self._state = _HEAD
         self._head_scanner = HeadScanner(limits)
         self._head_started = False
+        self._plain: PlainHeadReader | None = PlainHeadReader(limits) if fast_path else None
+        self._direct = False  # the current message bypasses the decoder (plain head)
         self._chunks: ChunkScanner | None = None
         self._remaining = 0
         self._error: ProtocolError | None = None
@@ -126,18 +137,41 @@ class FramedParser:
         while pos < end:
             state = self._state
             if state == _HEAD:
-                if not self._head_started:
+                plain = self._plain
+                found = None
+                first_look = not self._head_started
+                if first_look:
                     # RFC 9112 2.2: tolerate empty lines before a request line.
                     while buf.startswith(b"\r\n", pos):
                         pos += 2
                     if pos == end or (pos + 1 == end and buf[pos] == 13):
                         break
                     self._head_started = True
-                size = self._head_scanner.scan(buf, pos)
-                if size < 0:
+                    if plain is not None:
+                        found = plain.read(buf, pos)
+                if found is None:
+                    size = self._head_scanner.scan(buf, pos)
+                    if size < 0:
+                        break
+                    # A head that arrived in pieces gets one plain match once complete
+                    # (matching every piece again would cost quadratic time).
+                    if plain is not None and not first_look:
+                        found = plain.read(buf, pos, pos + size)
+                if found is not None:
+                    request, size = found
+                    pos += size
+                    events.append(request)
+                    if request.content_length:
+                        self._state = _LENGTH
+                        self._remaining = request.content_length
+                        self._direct = True
+                        continue
+                    events.append(MESSAGE_END)
+                    self._state = _DONE
                     break
                 head = bytes(buf[pos : pos + size])
                 pos += size
+                self._direct = False
                 request = decoder.start(head, check_head(head), events)
                 if request.chunked:
                     self._state = _CHUNKED
@@ -151,13 +185,22 @@ class FramedParser:
                 _expect_open(decoder)
             elif state == _LENGTH:
                 take = min(self._remaining, end - pos)
-                decoder.body(buf[pos : pos + take], events)
+                if self._direct:
+                    piece = buf[pos : pos + take]
+                    events.append(BodyData(piece if type(piece) is bytes else bytes(piece)))
+                else:
+                    decoder.body(buf[pos : pos + take], events)
                 pos += take
                 self._remaining -= take
                 if self._remaining == 0:
-                    self._end_message(events)
+                    if self._direct:
+                        events.append(MESSAGE_END)
+                        self._state = _DONE
+                    else:
+                        self._end_message(events)
                     break
-                _expect_open(decoder)
+                if not self._direct:
+                    _expect_open(decoder)
             elif state == _CHUNKED:
                 chunks = self._chunks
                 assert chunks is not None

@@ -29,7 +29,8 @@ def interpret_head(
     Transfer-Encoding other than ``chunked``; 413 when Content-Length exceeds
     ``limits.max_body_size``.
     """
-    if target[:1] != b"/" or b"#" in target:
+    # 35 is "#": an int needle is a plain memchr, a bytes needle costs ~0.2 µs more.
+    if target[:1] != b"/" or 35 in target:
         target = _origin_target(method, target)
     host: bytes | None = None
     content_length_field: bytes | None = None
@@ -37,34 +38,35 @@ def interpret_head(
     connection: list[bytes] | None = None
     expect_continue = False
     for name, value in headers:
-        kind = _FRAMING_FIELDS.get(name)
-        if kind is None:
+        # One set lookup skips the ordinary fields; the literal comparisons below are
+        # cheaper than fetching module-level kind constants for every field.
+        if name not in _FRAMING_NAMES:
             continue
         # A repeat of Host, Content-Length or Transfer-Encoding is refused outright:
         # disagreeing copies are the raw material of request smuggling.
-        if kind == _HOST:
+        if name == b"host":
             if host is not None:
                 raise ProtocolError(400, "repeated Host header")
             host = value
-        elif kind == _CONTENT_LENGTH:
+        elif name == b"content-length":
             if content_length_field is not None:
                 raise ProtocolError(400, "repeated Content-Length header")
             content_length_field = value
-        elif kind == _TRANSFER_ENCODING:
+        elif name == b"transfer-encoding":
             if transfer_encoding is not None:
                 raise ProtocolError(400, "repeated Transfer-Encoding header")
             transfer_encoding = value
-        elif kind == _CONNECTION:
+        elif name == b"connection":
             if connection is None:
                 connection = []
             connection.append(value)
-        else:
+        else:  # expect
             expect_continue = value.lower() == b"100-continue"
     is_11 = version == "1.1"
     if host is None:
         if is_11:
             raise ProtocolError(400, "missing Host header")
-    elif grammar.HOST_VALUE.fullmatch(host) is None:
+    elif _valid_host(host) is None:
         raise ProtocolError(400, "invalid Host header")
 
     chunked = False
@@ -91,28 +93,38 @@ def interpret_head(
     if connection is None:
         keep_alive = is_11
     else:
-        tokens = {t.strip() for v in connection for t in v.lower().split(b",")}
-        keep_alive = b"close" not in tokens and (is_11 or b"keep-alive" in tokens)
-    return RequestHead(
-        method,
-        target,
-        version,
-        headers,
-        keep_alive,
-        is_11 and expect_continue,
-        content_length,
-        chunked,
+        keep_alive = _keep_alive(connection, is_11)
+    # tuple.__new__ skips the NamedTuple's Python-level __new__ (~0.15 µs per request).
+    return _new_tuple(
+        RequestHead,
+        (
+            method,
+            target,
+            version,
+            headers,
+            keep_alive,
+            is_11 and expect_continue,
+            content_length,
+            chunked,
+        ),
     )
 
 
-_HOST, _CONTENT_LENGTH, _TRANSFER_ENCODING, _CONNECTION, _EXPECT = range(5)
-_FRAMING_FIELDS = {
-    b"host": _HOST,
-    b"content-length": _CONTENT_LENGTH,
-    b"transfer-encoding": _TRANSFER_ENCODING,
-    b"connection": _CONNECTION,
-    b"expect": _EXPECT,
-}
+_FRAMING_NAMES = frozenset(
+    (b"host", b"content-length", b"transfer-encoding", b"connection", b"expect")
+)
+_valid_host = grammar.HOST_VALUE.fullmatch
+_new_tuple = tuple.__new__
+
+
+def _keep_alive(connection: list[bytes], is_11: bool) -> bool:
+    """What the Connection field values ask for (RFC 9112 9.3), given the version default."""
+    if len(connection) == 1 and 44 not in connection[0]:  # 44 is ","
+        # One token, the usual case: no set of split tokens needed.
+        token = connection[0].lower().strip()
+        return token != b"close" and (is_11 or token == b"keep-alive")
+    tokens = {t.strip() for v in connection for t in v.lower().split(b",")}
+    return b"close" not in tokens and (is_11 or b"keep-alive" in tokens)
 
 
 def _origin_target(method: str, target: bytes) -> bytes:

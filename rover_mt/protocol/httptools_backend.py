@@ -80,6 +80,9 @@ class HttptoolsDecoder:
         self._out = out
         try:
             parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # Not an HttpParserError subclass, so it needs its own clause.
+            self._upgrade_refused(out)
         except httptools.HttpParserError as exc:
             failure = self._failure
             if failure is not None:  # raised by one of our callbacks
@@ -92,6 +95,30 @@ class HttptoolsDecoder:
                 shared_verdict(self._head_bytes, line, self._limits)
             raise ProtocolError(400, f"httptools: {exc}") from exc
 
+    def _upgrade_refused(self, out: list[Event]) -> None:
+        """Carry on with an Upgrade request as an ordinary one, as h11 does.
+
+        This server never switches protocols, but llhttp, on "Connection: upgrade"
+        plus an Upgrade field, reports the message complete right after the head and
+        then stops for good, body or not.  So its MessageEnd is taken back and a fresh
+        parser, fed a stand-in head that carries only the framing, decodes the body.
+        """
+        self._parser = None
+        request = self._head
+        if request is None or not (request.chunked or request.content_length):
+            return  # no body: the head and MessageEnd llhttp reported are the message
+        if out and out[-1] is MESSAGE_END:
+            out.pop()
+        self.ended = False
+        framing = (
+            b"Transfer-Encoding: chunked"
+            if request.chunked
+            else b"Content-Length: %d" % request.content_length
+        )
+        parser = self._parser = httptools.HttpRequestParser(self)
+        # _in_head is False, so the stand-in's fields and head end are ignored below.
+        parser.feed_data(b"GET / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
+
     # llhttp callbacks -------------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -100,6 +127,8 @@ class HttptoolsDecoder:
             self._fields.append((name.lower(), value.rstrip(b" \t")))
 
     def on_headers_complete(self) -> None:
+        if not self._in_head:
+            return  # the stand-in head of _upgrade_refused: nothing to report
         self._in_head = False
         line = self._line
         assert line is not None
