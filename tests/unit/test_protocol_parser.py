@@ -149,3 +149,43 @@ def test_resolve_backend() -> None:
     with pytest.raises(ValueError):
         resolve_backend("picohttp")
     assert "h11" in available_backends()
+
+
+UPGRADE_HEADS = {
+    "plain": b"Host: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n",
+    "obs-text": b"Host: a\r\nConnection: upgrade\r\nUpgrade: w\xe9bsocket\r\n",  # detailed path
+}
+UPGRADE_BODIES = {  # framing field, body on the wire, body decoded
+    "none": (b"", b"", b""),
+    "length": (b"Content-Length: 3\r\n", b"abc", b"abc"),
+    "chunked": (
+        b"Transfer-Encoding: chunked\r\n",
+        b"1\r\na\r\n2\r\nbc\r\n0\r\nT: x\r\n\r\n",
+        b"abc",
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("head_kind", UPGRADE_HEADS)
+@pytest.mark.parametrize("body_kind", UPGRADE_BODIES)
+def test_upgrade_request_is_an_ordinary_request(backend: str, head_kind: str, body_kind: str) -> None:
+    # The server never switches protocols: the request is answered like any other and
+    # the connection carries on (llhttp would stop at the head and drop the body).
+    framing, wire_body, body = UPGRADE_BODIES[body_kind]
+    data = b"POST /up HTTP/1.1\r\n" + UPGRADE_HEADS[head_kind] + framing + b"\r\n" + wire_body + GET
+    for step in (len(data), 1, 5):
+        parser = make_parser(backend, Limits())
+        heads, received, ends = [], b"", 0
+        for i in range(0, len(data), step):
+            events = parser.feed(data[i : i + step])
+            while events:
+                for event in events:
+                    if type(event) is RequestHead:
+                        heads.append(event.target)
+                    elif type(event) is BodyData:
+                        received += event.data
+                    else:
+                        ends += 1
+                events = parser.start_next() if type(events[-1]) is MessageEnd else []
+        assert (heads, received, ends) == ([b"/up", b"/"], body, 2), f"step {step}"
