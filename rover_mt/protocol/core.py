@@ -103,8 +103,7 @@ class FramedParser:
         if self._state != _DONE:
             raise RuntimeError("start_next() before the current request ended")
         self._state = _HEAD
-        self._head_started = False
-        self._head_scanner.reset()
+        self._head_started = False  # the scanner is reset when the next head begins
         if not self._buf:
             return []
         return self._run(self._buf)
@@ -141,15 +140,18 @@ class FramedParser:
                 found = None
                 first_look = not self._head_started
                 if first_look:
-                    # RFC 9112 2.2: tolerate empty lines before a request line.
-                    while buf.startswith(b"\r\n", pos):
-                        pos += 2
-                    if pos == end or (pos + 1 == end and buf[pos] == 13):
-                        break
+                    if buf[pos] == 13:  # CR; indexing is cheaper than startswith
+                        # RFC 9112 2.2: tolerate empty lines before a request line.
+                        while buf.startswith(b"\r\n", pos):
+                            pos += 2
+                        if pos == end or (pos + 1 == end and buf[pos] == 13):
+                            break
                     self._head_started = True
                     if plain is not None:
                         found = plain.read(buf, pos)
                 if found is None:
+                    if first_look:  # a new head: the scanner starts afresh
+                        self._head_scanner.reset()
                     size = self._head_scanner.scan(buf, pos)
                     if size < 0:
                         break

@@ -54,9 +54,8 @@ class PlainHeadReader:
         if size > self._max_size:
             return None
         # re returns bytes even when buf is a bytearray, so nothing here aliases buf.
-        fields = [
-            (name.lower(), value) for name, value in _field_lines(buf, m.start(4), m.end(4))
-        ]
+        block_start, block_end = m.span(4)
+        fields = [(name.lower(), value) for name, value in _field_lines(buf, block_start, block_end)]
         if len(fields) > self._max_headers:
             return None
         method, target, minor = m.group(1, 2, 3)
