@@ -20,7 +20,8 @@ from .head_limits import HeadScanner
 from .head_syntax import RequestLine, check_head
 from .plain_head import PlainHeadReader
 
-MESSAGE_END = MessageEnd()  # fieldless and frozen, so one instance serves everyone
+MESSAGE_END = MessageEnd()  # fieldless and immutable, so one instance serves everyone
+_new_tuple = tuple.__new__
 
 _HEAD, _LENGTH, _CHUNKED, _DONE, _DEAD = range(5)
 
@@ -189,7 +190,10 @@ class FramedParser:
                 take = min(self._remaining, end - pos)
                 if self._direct:
                     piece = buf[pos : pos + take]
-                    events.append(BodyData(piece if type(piece) is bytes else bytes(piece)))
+                    if type(piece) is not bytes:
+                        piece = bytes(piece)
+                    # tuple.__new__ skips BodyData's Python-level __new__.
+                    events.append(_new_tuple(BodyData, (piece,)))
                 else:
                     decoder.body(buf[pos : pos + take], events)
                 pos += take
