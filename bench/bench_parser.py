@@ -1,12 +1,13 @@
 """Per-request cost of the HTTP parser backends on the I/O thread.
 
-Run: python bench/bench_parser.py [--runs 7] [--requests 20000] [--backend h11]
+Run: python bench/bench_parser.py [--runs 7] [--requests 20000] [--backend h11] [--detailed]
 
 One parser per backend stands for one keep-alive connection: each request is fed whole,
 then ``start_next()`` is called as the network layer does after the response went out,
 so the figure covers ``feed`` + ``start_next`` with every event built.  The printed
 number is µs per request, the median of ``--runs`` runs (the machine is shared and noisy,
-so compare medians of repeated runs, never single runs).
+so compare medians of repeated runs, never single runs).  ``--detailed`` adds columns with
+the plain-head fast path switched off: what a head outside the common grammar costs.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rover_mt.protocol import Limits, MessageEnd, Parser, available_backends, make_parser  # noqa: E402
+from rover_mt.protocol.core import FramedParser  # noqa: E402
+from rover_mt.protocol.h11_backend import H11Decoder  # noqa: E402
 
 SMALL_GET = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1:4242\r\n\r\n"
 
@@ -90,12 +93,24 @@ WORKLOADS: dict[str, Callable[[Parser, int], None]] = {
 }
 
 
-def measure(backend: str, workload: Callable[[Parser, int], None], requests: int, runs: int) -> float:
+def new_parser(column: str) -> Parser:
+    """A parser for a column name: a backend, or "<backend> detailed" (no fast path)."""
+    backend, _, mode = column.partition(" ")
+    if not mode:
+        return make_parser(backend, Limits())
+    if backend == "httptools":
+        from rover_mt.protocol.httptools_backend import HttptoolsDecoder
+
+        return FramedParser(HttptoolsDecoder(Limits()), Limits(), fast_path=False)
+    return FramedParser(H11Decoder(Limits()), Limits(), fast_path=False)
+
+
+def measure(column: str, workload: Callable[[Parser, int], None], requests: int, runs: int) -> float:
     """Median µs per request over ``runs`` runs of ``requests`` requests each."""
     samples = []
-    workload(make_parser(backend, Limits()), min(requests, 1000))  # warm caches
+    workload(new_parser(column), min(requests, 1000))  # warm caches
     for _ in range(runs):
-        parser = make_parser(backend, Limits())
+        parser = new_parser(column)
         started = time.perf_counter_ns()
         workload(parser, requests)
         samples.append((time.perf_counter_ns() - started) / requests / 1000)
@@ -109,13 +124,17 @@ def main() -> None:
     cli.add_argument("--requests", type=int, default=20000, help="requests per run")
     cli.add_argument("--backend", action="append", choices=available_backends(),
                      help="backend to measure (repeatable; default: all available)")
+    cli.add_argument("--detailed", action="store_true",
+                     help="also measure each backend with the plain-head fast path off")
     args = cli.parse_args()
-    backends = args.backend or available_backends()
+    columns = list(args.backend or available_backends())
+    if args.detailed:
+        columns += [f"{b} detailed" for b in columns]
     print(f"µs per request, median of {args.runs} runs of {args.requests} requests")
-    print(f"{'workload':<18}" + "".join(f"{b:>12}" for b in backends))
+    print(f"{'workload':<18}" + "".join(f"{c:>20}" for c in columns))
     for name, workload in WORKLOADS.items():
-        cells = [measure(b, workload, args.requests, args.runs) for b in backends]
-        print(f"{name:<18}" + "".join(f"{c:>12.2f}" for c in cells), flush=True)
+        cells = [measure(c, workload, args.requests, args.runs) for c in columns]
+        print(f"{name:<18}" + "".join(f"{c:>20.2f}" for c in cells), flush=True)
 
 
 if __name__ == "__main__":
