@@ -5,6 +5,9 @@ socket, a thread or Lua.  Two parser backends exist ("h11", pure Python, and
 "httptools", llhttp in C); both sit behind the same framing and validation code
 (:mod:`~rover_mt.protocol.core`), so they produce the same events and the same
 :class:`ProtocolError` statuses for the same bytes, however those bytes are split.
+Plain heads, nearly all real traffic, do not reach a backend at all
+(:mod:`~rover_mt.protocol.plain_head`): the backend only matters for unusual heads and
+chunked bodies.
 
 Typical use by the network layer::
 

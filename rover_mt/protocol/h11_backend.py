@@ -2,7 +2,9 @@
 
 A fresh ``h11.Connection`` is made for every request and fed exactly that request's
 bytes (the shared framer knows where it ends), so h11's response-side state machine
-is never needed and pipelined bytes never reach it.
+is never needed and pipelined bytes never reach it.  That costs ~40 µs a request, so it
+is only done when the head is not plain or the body is chunked: plain heads are
+decoded by the framer (``plain_head``), which gives the same events.
 """
 
 from __future__ import annotations

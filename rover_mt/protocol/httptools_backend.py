@@ -4,7 +4,8 @@ llhttp accepts only a fixed list of methods, while any token must reach routing 
 answers 405/404).  The request line is therefore parsed by the shared syntax check and
 llhttp is given a stand-in line with the same HTTP version; it still tokenizes every
 header line and decodes the body.  Pipelined bytes never reach it: the shared framer
-feeds it one request at a time.
+feeds it one request at a time, and only requests whose head is not plain or whose body
+is chunked (plain heads are decoded by the framer, see ``plain_head``).
 """
 
 from __future__ import annotations
