@@ -24,7 +24,8 @@ class Submitted(enum.Enum):
 class Dispatcher:
     """Owns the janus queue. Create and submit on the loop thread only."""
 
-    def __init__(self, bound: int, backlog: Callable[[], int] = lambda: 0) -> None:
+    def __init__(self, bound: int, backlog: Callable[[], int] = lambda: 0,
+                 backlog_max: int = 0) -> None:
         self.queue: janus.Queue[Any] = janus.Queue(maxsize=bound)
         self.sync_queue = self.queue.sync_q
         self._async_q = self.queue.async_q
@@ -39,6 +40,9 @@ class Dispatcher:
         # still wait, so they count against the bound (else a worker's batch would
         # let the effective queue grow past queue_bound).
         self._backlog = backlog
+        # Backlogs never hold more than this in total; below bound - backlog_max the
+        # exact count is not needed, which keeps admission cheap in normal operation.
+        self._sure_room = bound - backlog_max
 
     def depth(self) -> int:
         """Requests admitted and waiting: queued, about to be queued, or in a worker's backlog."""
@@ -50,7 +54,7 @@ class Dispatcher:
         `on_blocked_outcome(item, queued)` is called later on the loop thread)."""
         pending = self._pending
         waiting = self.sync_queue.qsize() + len(pending)
-        if waiting < self.bound and waiting + self._backlog() < self.bound:
+        if waiting < self._sure_room or (waiting < self.bound and waiting + self._backlog() < self.bound):
             pending.append(item)
             if len(pending) == 1:
                 if self._loop is None:

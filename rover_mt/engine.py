@@ -28,7 +28,7 @@ from .observe.logger import Logger
 from .request import Request, Ticket
 from .routing import MatchKind
 from .worker.compose import compose
-from .worker.pool import WorkerPool
+from .worker.pool import BATCH, WorkerPool
 from .worker.runtime import AppSource
 from .worker.shared_store import SharedStore
 
@@ -86,8 +86,9 @@ class Engine:
             self.loop = loop
             asyncio.set_event_loop(loop)
             try:
-                self.dispatcher = Dispatcher(self.config.queue_bound,
-                                             lambda: self.pool.backlog_depth() if self.pool else 0)
+                self.dispatcher = Dispatcher(
+                    self.config.queue_bound, lambda: self.pool.backlog_depth() if self.pool else 0,
+                    backlog_max=self.config.workers * BATCH)
                 self.io_metrics = self.metrics.shard()
                 self.pool = WorkerPool(self, self.dispatcher.sync_queue, self.config.workers)
                 self.pool.start()

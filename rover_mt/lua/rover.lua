@@ -691,6 +691,39 @@ return function(deps)
     return st, ebody, JSONT, nil, logmsg, tb
   end
 
+  ---------------------------------------------------------------------------
+  -- respond: dispatch, then encode the whole HTTP/1.1 response here, without the
+  -- GIL, so the worker's Python side only hands bytes over. Python keeps its own
+  -- encoder (worker/compose.py) for answers it makes itself (504, 503, errors).
+  ---------------------------------------------------------------------------
+  local reasons = deps.reasons or {}
+  local status_lines = {}
+  local function status_line(st)
+    local line = status_lines[st]
+    if not line then
+      line = "HTTP/1.1 " .. st .. " " .. (reasons[st] or ("Status " .. st)) .. "\r\n"
+      status_lines[st] = line
+    end
+    return line
+  end
+
+  function core.respond(hid, req, until_time, rid, date, keep_alive, head_only, ...)
+    local st, body, ctype, hdrs, logmsg, tb = core.dispatch(hid, req, until_time, ...)
+    local parts = { status_line(st), "Date: ", date, "\r\nX-Request-Id: ", rid, "\r\n" }
+    local n = 6
+    if ctype then n = n + 1; parts[n] = "Content-Type: " .. ctype .. "\r\n" end
+    if hdrs then n = n + 1; parts[n] = hdrs .. "\r\n" end
+    if st == 204 or st == 304 or st < 200 then
+      body = ""
+    else
+      n = n + 1; parts[n] = "Content-Length: " .. #body .. "\r\n"
+    end
+    if not keep_alive then n = n + 1; parts[n] = "Connection: close\r\n" end
+    n = n + 1; parts[n] = "\r\n"
+    if not head_only then n = n + 1; parts[n] = body end
+    return st, concat(parts, "", 1, n), #body, logmsg, tb
+  end
+
   -- Encode a Lua value to JSON through the same path responses use (for tests).
   core.finish = finish
 

@@ -172,26 +172,23 @@ class Worker:
         ticket.started = now
         ticket.worker = self
         self.busy_since = now
-        pool.busy_delta(1)
         app = None
         try:
             try:
                 app = self._app_for_generation(req.generation)
-                status, body, ctype, extra, log_msg, tb = self._call(app, req)
+                # The Lua side runs the handler and encodes the whole response.
+                status, data, body_len, log_msg, tb = self._call(app, req)
             except MemoryError:
-                status, body, ctype, extra = 500, b'{"error":"Lua memory limit exceeded"}', b"application/json", None
-                log_msg, tb = "Lua memory limit exceeded", None
+                status, data, body_len, log_msg, tb = self._python_answer(
+                    req, 500, b'{"error":"Lua memory limit exceeded"}', "Lua memory limit exceeded")
             except Exception as exc:  # a bug on our side, never the handler's
-                status, body, ctype, extra = 500, b'{"error":"Internal Server Error"}', b"application/json", None
-                log_msg, tb = f"internal error running handler: {exc!r}", None
+                status, data, body_len, log_msg, tb = self._python_answer(
+                    req, 500, b'{"error":"Internal Server Error"}',
+                    f"internal error running handler: {exc!r}")
             if log_msg is not None:
                 if status == 500 and _is_memory_error(log_msg):
                     self._rebuild_if_needed(req)
                 pool.log_handler_error(req, status, log_msg, tb)
-            data = compose(
-                status, body, ctype, extra, request_id=req.request_id, date=pool.date.get(),
-                keep_alive=req.keep_alive and not pool.closing, head_only=req.head_only,
-            )
             self.handled += 1
             if app is not None and self.handled & 63 == 0:
                 self.lua_memory = app.memory_used()
@@ -199,26 +196,40 @@ class Worker:
             # Counted before the answer leaves, so a client that reads its answer
             # and then scrapes /metrics sees this request as finished.
             self.busy_since = 0.0
-            pool.busy_delta(-1)
             pool.finished(req)
             metrics.inc("completed_total")
         if not self.retired:
-            ticket.deliver(ticket, (status, data, len(body)))
+            ticket.deliver(ticket, (status, data, body_len))
+
+    def _python_answer(self, req: Request, status: int, body: bytes, log_msg: Any) -> tuple:
+        """An answer made here rather than by the Lua side (errors around the call)."""
+        pool = self.pool
+        data = compose(status, body, b"application/json", None, request_id=req.request_id,
+                       date=pool.date.get(), keep_alive=req.keep_alive and not pool.closing,
+                       head_only=req.head_only)
+        return status, data, len(body), log_msg, None
 
     def _call(self, app: Any, req: Request) -> tuple:
         """Run the handler between begin/end of the interrupt switch."""
         interrupt = self.interrupt
         self.current = req
         interrupt.begin(req.ticket, self.hooks.get(req.generation.id))
+        pool = self.pool
         try:
-            return app.call(req.hid, req, req.deadline, req.params)
+            keep_alive = req.keep_alive and not pool.closing
+            answer = app.respond(req.hid, req, req.deadline, req.request_id, pool.date.get(),
+                                 keep_alive, req.head_only, req.params)
+            if keep_alive and pool.closing:
+                # The server began stopping while the handler ran: say so.
+                answer = (answer[0], _with_close(answer[1]), *answer[2:])
+            return answer
         except MemoryError:
             raise
         except Exception:
             # An interrupt armed in a race with the handler's return may raise
             # outside the handler; the client was answered 504 by the watchdog.
             if interrupt.armed:
-                return 504, _TIMEOUT_BODY, b"application/json", None, None, None
+                return self._python_answer(req, 504, _TIMEOUT_BODY, None)
             raise
         finally:
             interrupt.end()
@@ -243,6 +254,12 @@ class Worker:
             self.pool.on_restart(self)
 
 
+def _with_close(response: bytes) -> bytes:
+    """Add ``Connection: close`` to an encoded response's head."""
+    end = response.find(b"\r\n\r\n")
+    return response[:end] + b"\r\nConnection: close" + response[end:]
+
+
 def _is_memory_error(msg: Any) -> bool:
     text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
     return NO_MEMORY in text or "memory limit" in text
@@ -257,7 +274,6 @@ class WorkerPool:
         self.count = count
         self.date = DateHeader()
         self.closing = False
-        self._busy = 0
         self._lock = threading.Lock()
         self._warm_cond = threading.Condition(self._lock)
         self._pending: dict[int, int] = {}  # generation id -> requests queued or running
@@ -275,11 +291,8 @@ class WorkerPool:
 
     @property
     def busy(self) -> int:
-        return self._busy
-
-    def busy_delta(self, d: int) -> None:
-        with self._lock:
-            self._busy += d
+        """Workers inside a handler now (read at scrape time, no lock on the hot path)."""
+        return sum(1 for w in self.workers if w.busy_since)
 
     def backlog_depth(self) -> int:
         """Requests taken from the queue by workers but not started yet."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from dataclasses import dataclass
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
@@ -144,7 +145,7 @@ class LuaApp:
             b"sethook": prelude[b"sethook"], b"traceback": prelude[b"traceback"],
             b"compile": compile_fn, b"globals": prelude[b"globals"],
             b"log": log or _no_log, b"worker_id": worker_id, b"worker_count": worker_count,
-            b"expose_errors": expose_errors,
+            b"expose_errors": expose_errors, b"reasons": lua.table_from(_REASONS),
         })
         setup = self._run_chunk(lua_source("rover.lua"), b"@rover/rover.lua")
         self.core = core = setup(deps)
@@ -158,6 +159,7 @@ class LuaApp:
         preload[b"cjson.safe"] = lua.eval("function(m) return function() return m end end")(new_cjson(True))
         self.config = self._load_app(source)
         self._dispatch = core[b"dispatch"]
+        self._respond = core[b"respond"]
 
     def _run_chunk(self, text: bytes, name: bytes, *args: Any) -> Any:
         # One return value only: the sandbox's loadstring returns (fn, nil).
@@ -196,11 +198,22 @@ class LuaApp:
         """Run a handler: (status, body, content_type, header_blob, log_msg, traceback)."""
         return self._dispatch(hid, request, deadline, *params)
 
+    def respond(self, hid: int, request: Any, deadline: float, request_id: bytes, date: bytes,
+                keep_alive: bool, head_only: bool, params: tuple[bytes, ...]) -> tuple:
+        """Run a handler and encode its HTTP/1.1 response in Lua (no GIL held):
+        (status, response_bytes, body_length, log_msg, traceback)."""
+        return self._respond(hid, request, deadline, request_id, date, keep_alive, head_only,
+                             *params)
+
     def memory_used(self) -> int:
         try:
             return int(self.lua.get_memory_used() or 0)
         except Exception:  # LuaJIT runtimes do not track memory
             return 0
+
+
+# Reason phrases for status lines encoded in Lua (rover.lua core.respond).
+_REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 
 
 def _no_field(req: Any, name: bytes) -> None:
