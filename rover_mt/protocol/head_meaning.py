@@ -37,10 +37,11 @@ def interpret_head(
     transfer_encoding: bytes | None = None
     connection: list[bytes] | None = None
     expect_continue = False
+    framing_names = _FRAMING_NAMES  # a local: read once, not once per field
     for name, value in headers:
         # One set lookup skips the ordinary fields; the literal comparisons below are
         # cheaper than fetching module-level kind constants for every field.
-        if name not in _FRAMING_NAMES:
+        if name not in framing_names:
             continue
         # A repeat of Host, Content-Length or Transfer-Encoding is refused outright:
         # disagreeing copies are the raw material of request smuggling.
