@@ -61,7 +61,7 @@ class Engine:
         self._wake_pending = False
         self._inflight: set[Ticket] = set()
         self._stop_lock = threading.Lock()
-        self._on_loop_stop: list[Callable[[], None]] = []
+        self.on_loop_stop: list[Callable[[], None]] = []  # run on the loop thread as it ends
         self.io_metrics: Any = None
         self.access_log = config.access_log and config.log_level != "nope"
         self._rid_prefix = os.urandom(4).hex().encode()
@@ -104,7 +104,7 @@ class Engine:
             try:
                 loop.run_forever()
             finally:
-                for cb in self._on_loop_stop:
+                for cb in self.on_loop_stop:
                     cb()
                 loop.close()
 

@@ -73,7 +73,7 @@ class Listener:
                                       lambda: len(self.connections))
         # When the loop stops (end of a graceful stop) every socket still open must be
         # closed, or its descriptor lives on until garbage collection.
-        self.engine._on_loop_stop.append(self.close_all)
+        self.engine.on_loop_stop.append(self.close_all)
 
     def _resume_accepting(self) -> None:
         if not self._accepting and not self.closing and self._loop is not None:

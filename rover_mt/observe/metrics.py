@@ -221,6 +221,12 @@ class Metrics:
         )
         return families
 
+    @property
+    def extra_registry(self) -> CollectorRegistry:
+        """The registry of collectors added with :meth:`register_collector` and of the
+        process metrics (rendered after the rover_* families)."""
+        return self._extra
+
     def render(self) -> tuple[bytes, str]:
         """``(body, content_type)`` for ``GET /metrics``: everything in :attr:`registry`."""
         if len(self._label_cache) > _LABEL_CACHE_LIMIT:

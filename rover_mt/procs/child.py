@@ -23,8 +23,6 @@ from typing import Any, TextIO
 
 import orjson
 
-from prometheus_client import CollectorRegistry, ProcessCollector
-
 from ..observe.metrics_families import Family
 from ..observe.metrics_merge import collector_families, merge_families, render_families
 from .snapshots import SnapshotDir
@@ -114,10 +112,7 @@ class ChildRole:
         metrics = server.engine.metrics
         # The process collector lives in Metrics' side registry; should that ever
         # move, a registry of our own keeps the process_* metrics in the answer.
-        self._extra = getattr(metrics, "_extra", None)
-        if self._extra is None:
-            self._extra = CollectorRegistry()
-            ProcessCollector(registry=self._extra)
+        self._extra = metrics.extra_registry
         server.engine.builtins.render_metrics = self.render_metrics
         self.publish()
         self._thread = threading.Thread(target=self._publish_loop, name="rover-metrics-snapshot", daemon=True)
