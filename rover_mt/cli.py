@@ -74,6 +74,23 @@ def _offline(command: str, app: str, flags: dict[str, Any]) -> int:
     return EXIT_OK
 
 
+def _raise_fd_limit(max_connections: int) -> None:
+    """Lift the soft open-files limit towards the hard one so `max_connections`
+    (plus room for the listener, logs and Lua modules) can really be open, as
+    servers usually do; never lowers it."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = max_connections + 256
+        if soft != resource.RLIM_INFINITY and soft < want:
+            target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+            if target > soft:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ImportError, ValueError, OSError):
+        pass  # not available here; the accept loop pauses on EMFILE instead
+
+
 def _serve(app: str, flags: dict[str, Any]) -> int:
     from .procs import HURRY_SIGNAL, ChildRole, ChildSpec
     from .server import Server
@@ -85,6 +102,7 @@ def _serve(app: str, flags: dict[str, Any]) -> int:
         flags = child.settings(flags)
         child.quiet_banner()
     server = Server(app, env=os.environ, **flags)
+    _raise_fd_limit(server.config.max_connections)
     if child is None and server.config.processes > 1:
         config, engine_name, logger = server.config, server.generation.engine, server.engine.logger
         del server  # only the children serve; the parent keeps no Lua runtimes
