@@ -191,6 +191,16 @@ _METHOD = """## How it is measured
 """
 
 
+ANALYSIS = Path(__file__).resolve().parent / "analysis.md"
+
+
+def _analysis_section() -> list[str]:
+    """The hand-written reading of the numbers (bench/analysis.md), kept across runs."""
+    if not ANALYSIS.exists():
+        return []
+    return ANALYSIS.read_text(encoding="utf-8").rstrip("\n").splitlines() + [""]
+
+
 def render_markdown(results: dict[str, Any], img_dir_name: str = "img") -> str:
     """The whole docs/performance.md page."""
     mode = results["mode"]
@@ -214,6 +224,7 @@ def render_markdown(results: dict[str, Any], img_dir_name: str = "img") -> str:
     lines += [f"Raw numbers: `{results.get('results_file', '')}`.  Reproduce: "
               "`bash bench/setup.sh && bench/.venv/bin/python bench/run.py` (see `bench/README.md`).", ""]
     lines += _targets_section(results)
+    lines += _analysis_section()
     lines += _results_section(results, img_dir_name)
     lines += _overload_section(results)
     lines += _footprint_section(results)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import socket
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_app(folder: Path, source: str, name: str = "app.lua") -> Path:
@@ -52,3 +57,21 @@ def split_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
         if status == 100:
             continue
     return out
+
+
+def start_serve(app: Path | str, *flags: str) -> tuple[subprocess.Popen[str], int]:
+    """Start `python -m rover_mt serve APP --port 0 FLAGS...` and read the real port
+    from the banner on stderr. The caller stops the process."""
+    proc = subprocess.Popen([sys.executable, "-m", "rover_mt", "serve", str(app), "--port", "0", *flags],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            return proc, int(m.group(1))
+    proc.kill()
+    raise AssertionError(f"no banner; exit code {proc.poll()}")

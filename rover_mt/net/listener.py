@@ -20,8 +20,11 @@ SWEEP_INTERVAL = 0.25
 ACCEPT_BATCH = 64
 
 
-def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
-    """A non-blocking listening socket; one clear error if the address is taken."""
+def bind_socket(host: str, port: int, *, reuse_port: bool = False, listen: bool = True) -> socket.socket:
+    """A non-blocking listening socket; one clear error if the address is taken.
+
+    With ``listen=False`` the socket is only bound (a supervisor reserving a port
+    for SO_REUSEPORT children, without receiving their connections)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -29,8 +32,9 @@ def bind_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.soc
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        sock.listen(2048)
-        sock.setblocking(False)
+        if listen:
+            sock.listen(2048)
+            sock.setblocking(False)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:

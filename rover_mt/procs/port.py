@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import socket
 
-from ..errors import AddressInUseError, StartupError
+from ..net.listener import bind_socket
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -14,18 +13,7 @@ def reserve_port(host: str, port: int) -> socket.socket:
     It fixes the real port when ``port`` is 0 and keeps it ours while children
     come and go. It never listens: the kernel spreads new connections over the
     *listening* sockets of the port, and one that never accepts would strand them.
+    The options match the children's listeners, or the kernel refuses theirs.
     Raises AddressInUseError (exit 2) when another program holds the port.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        # The same options as the children's listeners, or the kernel refuses them.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise AddressInUseError(f"address {host}:{port} is already in use") from None
-        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    return sock
+    return bind_socket(host, port, reuse_port=True, listen=False)

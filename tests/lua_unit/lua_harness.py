@@ -9,7 +9,7 @@ global carrying ``.json .guard .html .shared``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 from lupa import lua54, luajit21

@@ -7,13 +7,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import write_app
+from tests.helpers import start_serve, write_app
 
 ROOT = Path(__file__).resolve().parents[2]
 HELLO = ROOT / "examples" / "hello.lua"
@@ -24,25 +23,8 @@ def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]
                           text=True, timeout=timeout, cwd=ROOT)
 
 
-def start_serve(*args: str) -> tuple[subprocess.Popen[str], int]:
-    """Start `rover-mt serve` on port 0 and read the real port from the banner."""
-    proc = subprocess.Popen([sys.executable, "-m", "rover_mt", "serve", *args, "--port", "0"],
-                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    assert proc.stderr is not None
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            return proc, int(m.group(1))
-    proc.kill()
-    raise AssertionError(f"no banner; exit code {proc.poll()}")
-
-
 def test_serve_hello_answers_and_stops_cleanly_on_sigterm():
-    proc, port = start_serve(str(HELLO), "--workers", "2")
+    proc, port = start_serve(HELLO, "--workers", "2")
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=5) as r:
             assert r.status == 200 and b"Hello" in r.read()
@@ -52,7 +34,7 @@ def test_serve_hello_answers_and_stops_cleanly_on_sigterm():
 
 
 def test_banner_names_workers_and_engine():
-    proc, port = start_serve(str(HELLO), "--workers", "3", "--lua", "luajit")
+    proc, port = start_serve(HELLO, "--workers", "3", "--lua", "luajit")
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=30)
     assert proc.returncode == 0

@@ -6,10 +6,8 @@ the counters add up exactly afterwards. The server runs as a real
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import write_app
+from tests.helpers import start_serve, write_app
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE_BOUND = 4
@@ -37,20 +35,7 @@ return api
 
 
 def start_server(app: Path, *flags: str) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, "-m", "rover_mt", "serve", str(app), "--port", "0",
-                             "--no-access-log", *flags],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            return proc, int(m.group(1))
-    proc.kill()
-    raise AssertionError(f"no banner; exit code {proc.poll()}")
+    return start_serve(app, "--no-access-log", *flags)
 
 
 def stop_server(proc: subprocess.Popen[str]) -> None:
