@@ -19,12 +19,30 @@ from .head_syntax import method_str
 _plain_match = grammar.PLAIN_HEAD.match
 _plain_fullmatch = grammar.PLAIN_HEAD.fullmatch
 _field_lines = grammar.PLAIN_FIELD_LINE.findall
+_new_tuple = tuple.__new__  # skips RequestHead's Python-level __new__
 
 
 class PlainHeadReader:
-    """Recognises and decodes plain heads under one connection's limits."""
+    """Recognises and decodes plain heads under one connection's limits.
 
-    __slots__ = ("_limits", "_max_size", "_max_headers")
+    It remembers the last head it decoded.  Keep-alive clients often repeat a head byte
+    for byte (pollers, health checks, load generators), and nearly always repeat the
+    field block while the request line changes.  For a plain head the result depends
+    only on the bytes, the limits and (for the fields' meaning) the HTTP version, and
+    RequestHead is immutable, so a repeated head is answered with the same object after
+    one comparison, and a repeated field block skips splitting and interpreting the
+    fields again.
+    """
+
+    __slots__ = (
+        "_limits",
+        "_max_size",
+        "_max_headers",
+        "_last_head",
+        "_last_found",
+        "_last_block",
+        "_last_request",
+    )
 
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -34,6 +52,10 @@ class PlainHeadReader:
             limits.max_request_line + 1, limits.max_header_line + 1, limits.max_header_bytes
         )
         self._max_headers = limits.max_headers
+        self._last_head = b""  # the whole last head, ending with its empty line
+        self._last_found: tuple[RequestHead, int] | None = None
+        self._last_block = b""  # its field block
+        self._last_request: RequestHead | None = None
 
     def read(
         self, buf: bytes | bytearray, start: int, stop: int | None = None
@@ -47,25 +69,57 @@ class PlainHeadReader:
         ``interpret_head`` does (missing Host, bad Content-Length, ...), which is what
         the detailed path would raise for the same head.
         """
+        found = self._last_found
+        # The cached head ends with its empty line, so a buffer that starts with it
+        # holds exactly that head (and ``stop``, if given, is where it ends).
+        if found is not None and buf.startswith(self._last_head, start):
+            return found
         m = _plain_match(buf, start) if stop is None else _plain_fullmatch(buf, start, stop)
         if m is None:
             return None
         size = m.end() - start
         if size > self._max_size:
             return None
-        # re returns bytes even when buf is a bytearray, so nothing here aliases buf.
+        method, target, minor = m.group(1, 2, 3)
+        version = "1.1" if minor == b"1" else "1.0"
         block_start, block_end = m.span(4)
+        last = self._last_request
+        if (
+            last is not None
+            and last.http_version == version
+            and block_end - block_start == len(self._last_block)
+            and buf.startswith(self._last_block, block_start)
+        ):
+            # Same fields, same version: only the request line differs, and a plain
+            # (origin-form, fragment-free) target is used as it is.
+            request = _new_tuple(RequestHead, (method_str(method), target, *last[2:]))
+        else:
+            request = self._interpret(buf, block_start, block_end, method, target, version)
+            if request is None:
+                return None
+            block = buf[block_start:block_end]  # bytes even when buf is a bytearray
+            self._last_block = block if type(block) is bytes else bytes(block)
+            self._last_request = request
+        head = buf[start : start + size]  # the same object when buf is exactly the head
+        self._last_head = head if type(head) is bytes else bytes(head)
+        found = self._last_found = (request, size)
+        return found
+
+    def _interpret(
+        self,
+        buf: bytes | bytearray,
+        block_start: int,
+        block_end: int,
+        method: bytes,
+        target: bytes,
+        version: str,
+    ) -> RequestHead | None:
+        """Split and interpret the field block; ``None`` if the detailed path must run."""
+        # re returns bytes even when buf is a bytearray, so nothing here aliases buf.
         fields = [(name.lower(), value) for name, value in _field_lines(buf, block_start, block_end)]
         if len(fields) > self._max_headers:
             return None
-        method, target, minor = m.group(1, 2, 3)
-        request = interpret_head(
-            method_str(method),
-            target,
-            "1.1" if minor == b"1" else "1.0",
-            tuple(fields),
-            self._limits,
-        )
+        request = interpret_head(method_str(method), target, version, tuple(fields), self._limits)
         if request.chunked:
             return None  # de-chunking is the backend's job: let it see the whole head
-        return request, size
+        return request

@@ -174,3 +174,52 @@ def test_generated_requests_same_with_and_without_fast_path(
     writes: list[bytes], limits: Limits
 ) -> None:
     assert_paths_agree(writes, limits)
+
+
+# -- the last-head memory --------------------------------------------------------------
+
+_LINES = [
+    b"GET / HTTP/1.1", b"GET /a?b=c HTTP/1.1", b"POST /u HTTP/1.1", b"GET / HTTP/1.0",
+    b"DELETE /a HTTP/1.0", b"GET http://h/a HTTP/1.1", b"GET /a#f HTTP/1.1",
+]  # fmt: skip
+_BLOCKS = [  # field block, body that goes with it
+    (b"Host: a\r\n", b""),
+    (b"Host: a\r\nConnection: close\r\n", b""),
+    (b"Host: a\r\nConnection: keep-alive\r\nExpect: 100-continue\r\n", b""),
+    (b"Host: a\r\nContent-Length: 3\r\n", b"xyz"),
+    (b"Host: a\r\nTransfer-Encoding: chunked\r\n", b"2\r\nab\r\n0\r\n\r\n"),
+    (b"Host: a\r\nX: \xe9\r\n", b""),
+    (b"X: 1\r\n", b""),
+    (b"", b""),
+    (b"Host: a\r\nA: 1\r\nB: 2\r\n", b""),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_LINES), st.sampled_from(_BLOCKS)), min_size=2, max_size=6),
+    st.booleans(),
+    st.sampled_from(LIMITS),
+)
+def test_repeated_heads_and_field_blocks_same_with_and_without_fast_path(
+    requests: list[tuple[bytes, tuple[bytes, bytes]]], whole: bool, limits: Limits
+) -> None:
+    # Request lines and field blocks come from small pools, so the same head or the
+    # same fields under another request line or version follow each other often.
+    messages = [line + b"\r\n" + block + b"\r\n" + body for line, (block, body) in requests]
+    writes = [b"".join(messages)] if whole else messages
+    assert_paths_agree(writes, limits)
+
+
+def test_a_repeated_head_is_answered_from_memory() -> None:
+    reader = PlainHeadReader(Limits())
+    head = b"GET /a HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n"
+    first = reader.read(head, 0)
+    assert first is not None and reader.read(bytearray(b"xx" + head), 2) is first
+    other = reader.read(head.replace(b"/a", b"/b"), 0)
+    assert other is not None and other[0].target == b"/b"
+    assert other[0].headers is first[0].headers  # same fields, not split again
+    assert other[0]._replace(target=b"/a") == first[0]
+    http10 = reader.read(head.replace(b"1.1", b"1.0"), 0)
+    assert http10 is not None and http10[0].http_version == "1.0"
+    assert http10[0].keep_alive is False  # the fields mean something else under 1.0
