@@ -6,8 +6,9 @@ One parser per backend stands for one keep-alive connection: each request is fed
 then ``start_next()`` is called as the network layer does after the response went out,
 so the figure covers ``feed`` + ``start_next`` with every event built.  The printed
 number is µs per request, the median of ``--runs`` runs (the machine is shared and noisy,
-so compare medians of repeated runs, never single runs).  Consecutive requests differ
-(except in the "repeat" row), so each is parsed in full.  ``--detailed`` adds columns with
+so compare medians of repeated runs, never single runs).  Consecutive requests differ in
+their target (same fields), except in the "repeat" rows (identical heads) and the "new
+host" rows (different fields: every head parsed from scratch).  ``--detailed`` adds columns with
 the plain-head fast path switched off: what a head outside the common grammar costs.
 """
 
@@ -59,11 +60,17 @@ PIPELINE_DEPTH = 10
 def varied(request: bytes) -> list[bytes]:
     """Two copies of ``request`` with different targets, to be sent alternately.
 
-    The parser answers a head identical to the previous one from a one-entry cache, so
-    the main rows alternate two heads: every request is parsed in full.
+    The parser remembers the previous head: a byte-identical one is answered at once,
+    one with the same fields skips splitting them.  Alternating targets is what a
+    keep-alive client asking for different paths looks like.
     """
     line_end = request.index(b" HTTP/1.")
     return [request[:line_end] + b"/" + tag + request[line_end:] for tag in (b"a", b"b")]
+
+
+def new_fields(request: bytes) -> list[bytes]:
+    """Two copies of ``request`` whose Host values differ: nothing can be remembered."""
+    return [request.replace(b"Host: ", b"Host: " + tag) for tag in (b"a.", b"b.")]
 
 
 def _one_at_a_time(requests: list[bytes]) -> Callable[[Parser, int], None]:
@@ -102,7 +109,9 @@ WORKLOADS: dict[str, Callable[[Parser, int], None]] = {
     "GET, 10 headers": _one_at_a_time(varied(GET_10_HEADERS)),
     "small POST": _one_at_a_time(varied(SMALL_POST)),
     f"pipelined x{PIPELINE_DEPTH}": _pipelined(varied(SMALL_GET), PIPELINE_DEPTH),
-    "small GET, repeat": _one_at_a_time([SMALL_GET]),  # identical heads: the cache answers
+    "small GET, repeat": _one_at_a_time([SMALL_GET]),  # identical heads
+    "small GET, new host": _one_at_a_time(new_fields(SMALL_GET)),  # a full parse each time
+    "10 headers, new host": _one_at_a_time(new_fields(GET_10_HEADERS)),
 }
 
 

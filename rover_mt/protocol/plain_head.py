@@ -83,43 +83,27 @@ class PlainHeadReader:
         method, target, minor = m.group(1, 2, 3)
         version = "1.1" if minor == b"1" else "1.0"
         block_start, block_end = m.span(4)
+        block = buf[block_start:block_end]
         last = self._last_request
-        if (
-            last is not None
-            and last.http_version == version
-            and block_end - block_start == len(self._last_block)
-            and buf.startswith(self._last_block, block_start)
-        ):
+        if block == self._last_block and last is not None and last.http_version == version:
             # Same fields, same version: only the request line differs, and a plain
             # (origin-form, fragment-free) target is used as it is.
             request = _new_tuple(RequestHead, (method_str(method), target, *last[2:]))
         else:
-            request = self._interpret(buf, block_start, block_end, method, target, version)
-            if request is None:
+            # re returns bytes even when buf is a bytearray, so nothing here aliases buf.
+            fields = [
+                (name.lower(), value) for name, value in _field_lines(buf, block_start, block_end)
+            ]
+            if len(fields) > self._max_headers:
                 return None
-            block = buf[block_start:block_end]  # bytes even when buf is a bytearray
+            request = interpret_head(
+                method_str(method), target, version, tuple(fields), self._limits
+            )
+            if request.chunked:
+                return None  # de-chunking is the backend's job: let it see the whole head
             self._last_block = block if type(block) is bytes else bytes(block)
             self._last_request = request
         head = buf[start : start + size]  # the same object when buf is exactly the head
         self._last_head = head if type(head) is bytes else bytes(head)
         found = self._last_found = (request, size)
         return found
-
-    def _interpret(
-        self,
-        buf: bytes | bytearray,
-        block_start: int,
-        block_end: int,
-        method: bytes,
-        target: bytes,
-        version: str,
-    ) -> RequestHead | None:
-        """Split and interpret the field block; ``None`` if the detailed path must run."""
-        # re returns bytes even when buf is a bytearray, so nothing here aliases buf.
-        fields = [(name.lower(), value) for name, value in _field_lines(buf, block_start, block_end)]
-        if len(fields) > self._max_headers:
-            return None
-        request = interpret_head(method_str(method), target, version, tuple(fields), self._limits)
-        if request.chunked:
-            return None  # de-chunking is the backend's job: let it see the whole head
-        return request
