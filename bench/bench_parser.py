@@ -127,7 +127,9 @@ def new_parser(column: str) -> Parser:
     return FramedParser(H11Decoder(Limits()), Limits(), fast_path=False)
 
 
-def measure(column: str, workload: Callable[[Parser, int], None], requests: int, runs: int) -> float:
+def measure(
+    column: str, workload: Callable[[Parser, int], None], requests: int, runs: int
+) -> float:
     """Median µs per request over ``runs`` runs of ``requests`` requests each."""
     samples = []
     workload(new_parser(column), min(requests, 1000))  # warm caches

@@ -31,7 +31,9 @@ class RequestHead(NamedTuple):
     The events are NamedTuples rather than frozen dataclasses because one is built per
     request on the I/O thread: a frozen dataclass sets every field through
     ``object.__setattr__`` (about 1.3 µs for this one), a NamedTuple is one tuple
-    allocation.  They stay immutable, with the same names, fields and attribute access.
+    allocation.  They stay immutable, with the same names, fields and attribute access;
+    equality is a tuple's (an event also equals a plain tuple of the same values), and
+    a repeated head may be delivered as the very same object (see ``plain_head``).
     """
 
     method: str

@@ -20,7 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.loader import Case, load_corpus, split_strategies  # noqa: E402
 
-from rover_mt.protocol import Limits, MessageEnd, ProtocolError, RequestHead, available_backends  # noqa: E402
+from rover_mt.protocol import (  # noqa: E402
+    Limits,
+    MessageEnd,
+    ProtocolError,
+    RequestHead,
+    available_backends,
+)
 from rover_mt.protocol.core import FramedParser  # noqa: E402
 from rover_mt.protocol.h11_backend import H11Decoder  # noqa: E402
 from rover_mt.protocol.plain_head import PlainHeadReader  # noqa: E402

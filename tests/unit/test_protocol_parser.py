@@ -169,7 +169,9 @@ UPGRADE_BODIES = {  # framing field, body on the wire, body decoded
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("head_kind", UPGRADE_HEADS)
 @pytest.mark.parametrize("body_kind", UPGRADE_BODIES)
-def test_upgrade_request_is_an_ordinary_request(backend: str, head_kind: str, body_kind: str) -> None:
+def test_upgrade_request_is_an_ordinary_request(
+    backend: str, head_kind: str, body_kind: str
+) -> None:
     # The server never switches protocols: the request is answered like any other and
     # the connection carries on (llhttp would stop at the head and drop the body).
     framing, wire_body, body = UPGRADE_BODIES[body_kind]
