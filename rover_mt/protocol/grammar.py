@@ -53,15 +53,15 @@ HOST_VALUE = re.compile(rb"(?:\[[0-9A-Fa-f:.vV]+\]|[-A-Za-z0-9._~!$&'()*+,;=%]*)
 ABSOLUTE_TARGET = re.compile(rb"[Hh][Tt][Tt][Pp][Ss]?://[^/?#@]+(.*)")
 
 # The common case, in one match: an origin-form target without a fragment, HTTP/1.0 or
-# 1.1, and field lines whose values are printable ASCII and spaces with no space before
-# the CRLF (no HTAB, no obs-text, no bare CR/LF).  Every head this matches also matches
+# 1.1, and field lines whose values are visible bytes (ASCII or obs-text) and spaces,
+# with no space before the CRLF (no HTAB, no control bytes, no bare CR/LF).  Every head this matches also matches
 # HEAD above and passes check_head, so matching it lets the per-line checks be skipped;
 # heads it does not match take the detailed path, which gives the exact error status.
 # Groups: method, target, minor version digit, the field block.  Quantifiers are
 # possessive, so each byte is looked at once however the match fails.
 PLAIN_HEAD = re.compile(
     rb"(" + TOKEN + rb"+) (/[\x21\x22\x24-\x7e]*+) HTTP/1\.([01])\r\n"
-    rb"((?:" + TOKEN + rb"+:[\x20-\x7e]*+(?<! )\r\n)*+)\r\n"
+    rb"((?:" + TOKEN + rb"+:[\x20-\x7e\x80-\xff]*+(?<! )\r\n)*+)\r\n"
 )
 
 # (name, value) of each line of a field block PLAIN_HEAD matched.  Only valid on such a

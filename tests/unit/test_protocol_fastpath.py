@@ -90,14 +90,16 @@ PLAIN = [
     b"PURGE /x HTTP/1.0\r\n\r\n",
     b"POST /u HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n",
     b"GET / HTTP/1.1\r\nhost:a\r\nX-Empty:\r\nX-Inner: a  b\r\n\r\n",
+    b"GET / HTTP/1.1\r\nHost: a\r\nCookie: n=\xc3\xa9\x80\xff\r\n\r\n",  # obs-text
 ]
 NOT_PLAIN = [
     b"GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",  # backend de-chunks
     b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",  # absolute form
     b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
     b"GET /#f HTTP/1.1\r\nHost: a\r\n\r\n",
-    b"GET / HTTP/1.1\r\nHost: a\r\nX: \xe9\r\n\r\n",  # obs-text
     b"GET / HTTP/1.1\r\nHost: a\r\nX: a\tb\r\n\r\n",  # tab
+    b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x7fb\r\n\r\n",  # DEL
+    b"GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n",  # NUL
     b"GET / HTTP/1.1\r\nHost: a \r\n\r\n",  # trailing space
     b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
     b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
@@ -147,7 +149,7 @@ _VALUES = [
     "a", "localhost:8080", "[::1]:80", "bad host", "chunked", "Chunked", "gzip", "close",
     "keep-alive", "Upgrade", "upgrade, keep-alive", "websocket", "100-continue", "0",
     "3", "007", "12", "1 2", "99999999999999999999", "", " a", "a ", "a\tb", "\xe9",
-    "a#b", "*/*", "x: y",
+    "a#b", "*/*", "x: y", "\x80", "\xff\xfe", "caf\xc3\xa9", "a\x7f",
 ]  # fmt: skip
 _TARGETS = ["/", "/a/b?c=d", "/%7e", "/#x", "*", "http://h/p", "/a b", "//x"]
 
@@ -195,6 +197,7 @@ _BLOCKS = [  # field block, body that goes with it
     (b"Host: a\r\nContent-Length: 3\r\n", b"xyz"),
     (b"Host: a\r\nTransfer-Encoding: chunked\r\n", b"2\r\nab\r\n0\r\n\r\n"),
     (b"Host: a\r\nX: \xe9\r\n", b""),
+    (b"Host: a\r\nX: \tb\r\n", b""),
     (b"X: 1\r\n", b""),
     (b"", b""),
     (b"Host: a\r\nA: 1\r\nB: 2\r\n", b""),
