@@ -275,7 +275,7 @@ def _python_load(port: int, seconds: float, threads: int) -> dict[str, float]:
     return {"ok_rps": round(counts["ok"] / seconds, 1), "errors": counts["errors"]}
 
 
-def canary_p99(port: int, n: int = 400) -> float:
+def canary_p99(port: int, n: int = 2000) -> float:
     """p99 latency (ms) of sequential GET /hello on one keep-alive connection."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
