@@ -137,14 +137,18 @@ class Listener:
         Connections with a complete request (queued or running) or a body arriving
         are answered first, with ``Connection: close``; the sweep closes them after.
         """
+        self._stop_listening()
+        for conn in list(self.connections):
+            conn.close_if_idle()
+
+    def _stop_listening(self) -> None:
+        """No new connections from now on: stop polling and close the socket."""
         self.closing = True
         self._pause_accepting()
         try:
             self.sock.close()
         except OSError:
             pass
-        for conn in list(self.connections):
-            conn.close_if_idle()
 
     def abort_all(self) -> None:
         """Reset every open connection and stop the sweep."""
@@ -159,12 +163,7 @@ class Listener:
         """On the stopped (not yet closed) loop: abort what is left and let the
         transports run their close callbacks so the sockets are really closed."""
         loop = self._loop
-        self.closing = True
-        self._pause_accepting()
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        self._stop_listening()
         if loop is None or loop.is_closed() or loop.is_running():
             self.abort_all()
             return
