@@ -17,6 +17,8 @@ from ..protocol import Limits, resolve_backend
 from .connection import HttpConnection
 
 SWEEP_INTERVAL = 0.25
+SWEEP_TICK = 0.025  # one slice of the sweep every 25 ms ...
+SWEEP_CHUNK = 256  # ... of this many connections (2,560 per SWEEP_INTERVAL)
 ACCEPT_BATCH = 64
 
 
@@ -62,6 +64,7 @@ class Listener:
         self._accepting = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.TimerHandle | None = None
+        self._sweep_pending: list[HttpConnection] = []  # rest of the current pass
         self.accepted = 0
 
     @property
@@ -124,12 +127,25 @@ class Listener:
             self._resume_accepting()
 
     def _sweep(self) -> None:
+        """Check connections' deadlines a slice at a time: SWEEP_CHUNK connections
+        every SWEEP_TICK, cycling through all of them. One pass over thousands of
+        idle keep-alive connections takes milliseconds and would stall every request
+        behind it; slices keep each stall to a fraction of a millisecond, and a
+        connection is still checked at least every SWEEP_INTERVAL until there are
+        more than SWEEP_CHUNK x SWEEP_INTERVAL / SWEEP_TICK of them."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if not self._sweep_pending:
+            self._sweep_pending = list(self.connections)
+        pending = self._sweep_pending
+        chunk = pending[-SWEEP_CHUNK:]
+        del pending[-SWEEP_CHUNK:]
         now = time.monotonic()
         cfg = self.config
-        for conn in list(self.connections):
+        for conn in chunk:
             conn.expire(now, cfg)
-        if self._loop is not None and not self._loop.is_closed():
-            self._sweeper = self._loop.call_later(SWEEP_INTERVAL, self._sweep)
+        self._sweeper = loop.call_later(SWEEP_TICK, self._sweep)
 
     def begin_close(self) -> None:
         """Stop accepting and close idle connections at once (graceful stop).
