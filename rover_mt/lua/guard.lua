@@ -486,6 +486,13 @@ end
 function M.validate(...)
   local data, schema = drop_self(...)
   local errs = {}
+  -- The top level is a value to check, not an optional field: absent data for an
+  -- object schema is a type error (a JSON `null` body must not pass as "no fields").
+  if is_null(data) and kind_of(to_node(schema)) == "object" then
+    add_error(errs, "", "Must be an object, got null", "type")
+    if array_mt then setmetatable(errs, array_mt) end
+    return false, errs
+  end
   local cleaned = compile(schema)(data, "", errs)
   if errs[1] then
     if array_mt then setmetatable(errs, array_mt) end
