@@ -36,9 +36,10 @@ class Dispatcher:
         # (each put to an empty queue would otherwise wake a worker on its own).
         self._pending: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Requests workers already took from the queue but have not started: they
-        # still wait, so they count against the bound (else a worker's batch would
-        # let the effective queue grow past queue_bound).
+        # Waiting outside the janus queue counts too: requests workers took into
+        # their backlogs but have not started (else a worker's batch would let the
+        # effective queue grow past queue_bound), minus requests that died while
+        # queued (client gone, or answered 504), which only wait to be skipped.
         self._backlog = backlog
         # Backlogs never hold more than this in total; below bound - backlog_max the
         # exact count is not needed, which keeps admission cheap in normal operation.
@@ -54,7 +55,7 @@ class Dispatcher:
         `on_blocked_outcome(item, queued)` is called later on the loop thread)."""
         pending = self._pending
         waiting = self.sync_queue.qsize() + len(pending)
-        if waiting < self._sure_room or (waiting < self.bound and waiting + self._backlog() < self.bound):
+        if waiting < self._sure_room or waiting + self._backlog() < self.bound:
             pending.append(item)
             if len(pending) == 1:
                 if self._loop is None:

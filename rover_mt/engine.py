@@ -86,8 +86,10 @@ class Engine:
             self.loop = loop
             asyncio.set_event_loop(loop)
             try:
+                # Workers' backlogs wait too; requests that died while queued do not.
                 self.dispatcher = Dispatcher(
-                    self.config.queue_bound, lambda: self.pool.backlog_depth() if self.pool else 0,
+                    self.config.queue_bound,
+                    lambda: (self.pool.backlog_depth() - self.pool.dead_queued) if self.pool else 0,
                     backlog_max=self.config.workers * BATCH)
                 self.io_metrics = self.metrics.shard()
                 self.pool = WorkerPool(self, self.dispatcher.sync_queue, self.config.workers)
@@ -306,6 +308,8 @@ class Engine:
     def client_gone(self, ticket: Ticket) -> None:
         """The client closed before its answer (loop thread): count it as 499."""
         self._inflight.discard(ticket)
+        if ticket.queued and self.pool is not None:
+            self.pool.mark_dead(ticket)
         req = ticket.request
         if req is not None:
             self.record(req.method, req.path, req.route, CLIENT_CLOSED_STATUS, req.enqueued, 0,
@@ -344,12 +348,14 @@ class Engine:
                         req.request_id, req.client_ip)
             return result
         if res is Submitted.QUEUED:
+            ticket.queued = True
             self.io_metrics.inc("dispatched_total")
         return None
 
     def _blocked_outcome(self, req: Any, queued: bool) -> None:
         """Block mode: the request got room in the queue, or ran out of time."""
         if queued:
+            req.ticket.queued = True
             self.io_metrics.inc("dispatched_total")
             return
         assert self.pool is not None
@@ -398,6 +404,8 @@ class Engine:
     def _answer(self, ticket: Ticket, result: Any) -> None:
         """Hand a queued request's answer to its owner; count it exactly once."""
         ticket.done = True
+        if ticket.queued and self.pool is not None:
+            self.pool.mark_dead(ticket)  # answered (504) while still queued
         self._inflight.discard(ticket)
         req = ticket.request
         self.record(req.method, req.path, req.route, result[0], req.enqueued, result[2],

@@ -18,13 +18,15 @@ class Ticket:
     ``deliver`` is called from the worker thread with the encoded response.
     """
 
-    __slots__ = ("deliver", "done", "started", "worker", "owner", "request")
+    __slots__ = ("deliver", "done", "started", "worker", "owner", "request", "queued", "dead")
 
     def __init__(self, deliver: Callable[["Ticket", Any], None], owner: Any) -> None:
         self.deliver = deliver
         self.owner = owner  # the connection (or App call) that gets the result
         self.done = False
-        self.started = 0.0  # monotonic time a worker picked it up; 0 while queued
+        self.started = 0.0  # monotonic time a worker picked it up; 0 while queued, -1 if skipped
+        self.queued = False  # admitted to the queue (loop thread sets it)
+        self.dead = False  # done while still queued: counted in WorkerPool.dead_queued
         self.worker: Any = None
         self.request: Any = None  # set once the Request is built
 

@@ -161,15 +161,14 @@ class Worker:
         ticket = req.ticket
         pool = self.pool
         metrics = self.metrics
-        if ticket.done:
+        now = time.monotonic()
+        if not pool.take(ticket, now):
             # Answered already (504 while queued) or the client left: skip it.
             pool.finished(req)
             metrics.inc("completed_total")
             pool.on_skipped(req)
             return
-        now = time.monotonic()
         metrics.queue_wait(now - req.enqueued)
-        ticket.started = now
         ticket.worker = self
         self.busy_since = now
         app = None
@@ -275,6 +274,7 @@ class WorkerPool:
         self.date = DateHeader()
         self.closing = False
         self._lock = threading.Lock()
+        self.dead_queued = 0  # done while queued, not yet skipped (see mark_dead)
         self._warm_cond = threading.Condition(self._lock)
         self._pending: dict[int, int] = {}  # generation id -> requests queued or running
         self.workers: list[Worker] = []
@@ -297,6 +297,32 @@ class WorkerPool:
     def backlog_depth(self) -> int:
         """Requests taken from the queue by workers but not started yet."""
         return sum(len(w.backlog) for w in self.workers)
+
+    # -- requests that died while queued -----------------------------------------
+    # A queued request whose client left (or that was answered 504 in the queue)
+    # stays in the queue until a worker reaches it and skips it. It must not hold a
+    # place under queue_bound meanwhile, or a burst of abandoned requests sheds live
+    # ones. `dead_queued` counts them; both sides change it under the pool lock, so
+    # a request is counted dead only while no worker has taken it.
+
+    def mark_dead(self, ticket: Any) -> None:
+        """Loop thread, after ticket.done was set: count it if it is still queued."""
+        with self._lock:
+            if ticket.queued and ticket.started == 0 and not ticket.dead:
+                ticket.dead = True
+                self.dead_queued += 1
+
+    def take(self, ticket: Any, now: float) -> bool:
+        """Worker thread: start the request (True), or skip it because it is done."""
+        with self._lock:
+            if ticket.done:
+                ticket.started = -1.0
+                if ticket.dead:
+                    ticket.dead = False
+                    self.dead_queued -= 1
+                return False
+            ticket.started = now
+            return True
 
     # -- per-generation bookkeeping --------------------------------------------
     def queued(self, req: Request) -> None:

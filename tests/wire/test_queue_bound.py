@@ -4,6 +4,7 @@ janus queue, about to be queued, or already taken into a worker's batch."""
 from __future__ import annotations
 
 import socket
+import struct
 import time
 
 from rover_mt import Server
@@ -45,3 +46,33 @@ def test_at_most_queue_bound_wait_behind_the_running_one(tmp_path):
     # served. (Counting a worker's batch as free room lets nine or more in.)
     assert 5 <= statuses.count(200) <= 7, statuses
     assert statuses.count(200) + statuses.count(503) == 12, statuses
+
+
+def test_abandoned_requests_do_not_hold_places(tmp_path):
+    """Requests whose clients left still sit in the queue until a worker skips them;
+    they must not make the server shed live requests meanwhile. (A client that only
+    sends FIN is a half-close: its request is still answered, so it keeps its place.)"""
+    path = write_app(tmp_path, APP)
+    with Server(path, port=0, workers=1, queue_bound=4, backpressure="shed", docs=False,
+                log_level="nope") as srv:
+        def send() -> socket.socket:
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return s
+
+        running = send()
+        time.sleep(0.05)  # the worker is busy with it for ~150 ms
+        for s in [send() for _ in range(4)]:  # fill the queue, then leave (reset)
+            time.sleep(0.01)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        time.sleep(0.05)
+        live = [send() for _ in range(4)]
+        statuses = []
+        for s in [running, *live]:
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            s.close()
+            statuses.append(split_responses(data)[0][0])
+    assert statuses == [200] * 5, statuses
