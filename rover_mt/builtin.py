@@ -22,29 +22,22 @@ class BuiltinEndpoints:
         #: Gives ``(body, content_type)`` for the metrics path. A child of
         #: ``--processes N`` replaces it with one that adds its siblings' numbers in.
         self.render_metrics: Callable[[], tuple[bytes, str]] = engine.metrics.render
-        self._routes: dict[str, Callable[[], Answer]] = {cfg.health_path: self.health,
+        #: path -> handler; the engine looks paths up here for every request.
+        self.routes: dict[str, Callable[[], Answer]] = {cfg.health_path: self.health,
                                                          cfg.ready_path: self.ready}
         if cfg.metrics:
-            self._routes[cfg.metrics_path] = self.metrics
+            self.routes[cfg.metrics_path] = self.metrics
         if cfg.docs:
             from .openapi import DocsEndpoints
 
             docs = DocsEndpoints(engine)
-            self._routes[cfg.openapi_path] = docs.openapi
-            self._routes[cfg.docs_path] = docs.page
+            self.routes[cfg.openapi_path] = docs.openapi
+            self.routes[cfg.docs_path] = docs.page
             for path, fn in docs.assets().items():
-                self._routes[path] = fn
+                self.routes[path] = fn
 
     def paths(self) -> list[str]:
-        return list(self._routes)
-
-    def lookup(self, path: str) -> Callable[[], Answer] | None:
-        return self._routes.get(path)
-
-    @property
-    def lookup_fast(self) -> Callable[[str], Callable[[], Answer] | None]:
-        """The bound dict.get behind :meth:`lookup`, for the per-request path."""
-        return self._routes.get
+        return list(self.routes)
 
     def health(self) -> Answer:
         return 200, JSON, b'{"status":"ok"}', None

@@ -20,7 +20,6 @@ from typing import Any
 from .builtin import BuiltinEndpoints
 from .config import Config
 from .dispatch import Dispatcher, Submitted
-from .errors import StartupError
 from .generation import AppGeneration
 from .config import parse_ip_list
 from .observe import CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, Metrics
@@ -29,7 +28,6 @@ from .request import Request, Ticket
 from .routing import MatchKind
 from .worker.compose import compose
 from .worker.pool import BATCH, WorkerPool
-from .worker.runtime import AppSource
 from .worker.shared_store import SharedStore
 
 UNMATCHED = UNMATCHED_ROUTE
@@ -52,7 +50,7 @@ class Engine:
         self.dispatcher: Dispatcher | None = None
         self.pool: WorkerPool | None = None
         self.builtins = BuiltinEndpoints(self)
-        self._builtin_get = self.builtins.lookup_fast
+        self._builtin_get = self.builtins.routes.get  # one dict lookup per request
         self.closing = False
         self.stopped = False
         self._live_generations = {generation.id}
@@ -481,9 +479,6 @@ class Engine:
     def generation_live(self, gid: int) -> bool:
         return gid in self._live_generations
 
-    def on_skipped(self, req: Request) -> None:
-        pass
-
     def on_worker_restart(self, worker: Any) -> None:
         self.logger.warn("Lua runtime rebuilt after a memory error", worker=worker.id)
 
@@ -533,11 +528,3 @@ class Engine:
         """Whether /ready says 200: serving, and no more than max_stuck_workers stuck."""
         return (not self.closing and self.pool is not None
                 and self.stuck_workers() <= self.config.max_stuck_workers)
-
-def load_generation(app_path: str, config: Config) -> AppGeneration:
-    """Read and load the app once, validating it (AppLoadError on failure)."""
-    source = AppSource.read(app_path)
-    try:
-        return AppGeneration.load(source, engine=config.lua, memory_limit=0)
-    except StartupError:
-        raise

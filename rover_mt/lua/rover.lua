@@ -724,8 +724,6 @@ return function(deps)
     return st, concat(parts, "", 1, n), #body, logmsg, tb
   end
 
-  -- Encode a Lua value to JSON through the same path responses use (for tests).
-  core.finish = finish
 
   rover.json = json
   rover.guard = guard

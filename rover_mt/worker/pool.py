@@ -166,7 +166,6 @@ class Worker:
             # Answered already (504 while queued) or the client left: skip it.
             pool.finished(req)
             metrics.inc("completed_total")
-            pool.on_skipped(req)
             return
         metrics.queue_wait(now - req.enqueued)
         ticket.worker = self
@@ -381,9 +380,6 @@ class WorkerPool:
 
     def log_handler_error(self, req: Request, status: int, msg: Any, tb: Any) -> None:
         self.engine.log_handler_error(req, status, msg, tb)
-
-    def on_skipped(self, req: Request) -> None:
-        self.engine.on_skipped(req)
 
     def on_restart(self, worker: Worker) -> None:
         self.restarts += 1

@@ -158,7 +158,6 @@ class LuaApp:
         preload[b"cjson"] = lua.eval("function(m) return function() return m end end")(new_cjson(False))
         preload[b"cjson.safe"] = lua.eval("function(m) return function() return m end end")(new_cjson(True))
         self.config = self._load_app(source)
-        self._dispatch = core[b"dispatch"]
         self._respond = core[b"respond"]
 
     def _run_chunk(self, text: bytes, name: bytes, *args: Any) -> Any:
@@ -193,10 +192,6 @@ class LuaApp:
         """Attach handler id `hid` to the app's handler for (template, method)."""
         names = self.lua.table_from([n.encode() for n in param_names])
         self.core[b"bind"](hid, template.encode(), method.encode(), names)
-
-    def call(self, hid: int, request: Any, deadline: float, params: tuple[bytes, ...]) -> tuple:
-        """Run a handler: (status, body, content_type, header_blob, log_msg, traceback)."""
-        return self._dispatch(hid, request, deadline, *params)
 
     def respond(self, hid: int, request: Any, deadline: float, request_id: bytes, date: bytes,
                 keep_alive: bool, head_only: bool, params: tuple[bytes, ...]) -> tuple:
