@@ -1,7 +1,7 @@
 """One Lua runtime with the rover library and an app loaded: the worker's engine.
 
 A :class:`LuaApp` is created, used and dropped by a single thread: lupa objects
-never cross threads. What goes in and out of :meth:`LuaApp.call` is bytes, ints and
+never cross threads. What goes in and out of :meth:`LuaApp.respond` is bytes, ints and
 frozen Python objects.
 """
 
