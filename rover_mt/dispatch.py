@@ -30,7 +30,6 @@ class Dispatcher:
         self.sync_queue = self.queue.sync_q
         self._async_q = self.queue.async_q
         self.bound = bound
-        self.waiting = 0  # submissions blocked for room right now
         # Admitted requests waiting for the end of this loop iteration: they are put
         # on the queue together, so one wake-up serves a worker several requests
         # (each put to an empty queue would otherwise wake a worker on its own).
@@ -64,11 +63,9 @@ class Dispatcher:
             return Submitted.QUEUED
         if mode != "block" or timeout <= 0 or on_blocked_outcome is None:
             return Submitted.SHED
-        self.waiting += 1
         task = asyncio.get_running_loop().create_task(self._put_within(item, timeout))
 
         def done(t: "asyncio.Task[bool]") -> None:
-            self.waiting -= 1
             ok = not t.cancelled() and t.exception() is None and t.result()
             on_blocked_outcome(item, bool(ok))
 

@@ -225,6 +225,8 @@ class HttpConnection(asyncio.Protocol):
             err, self.pending_error = self.pending_error, None
             self._protocol_error(err)
             return []
+        # The response itself may say close: the engine began stopping after this
+        # request was read, or the handler set the header.
         if not self.keep_alive or self.server.closing or data.find(b"\r\nConnection: close\r\n", 0, 1024) != -1:
             self._close_lingering()
             return []
