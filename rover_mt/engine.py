@@ -9,8 +9,6 @@ thread, so routing, limits, deadlines and counting are the same for both.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +16,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .builtin import BuiltinEndpoints
+from .client_identity import ClientAddress, RequestIds
 from .config import Config
 from .dispatch import Dispatcher, Submitted
 from .generation import AppGeneration
@@ -62,13 +61,12 @@ class Engine:
         self.on_loop_stop: list[Callable[[], None]] = []  # run on the loop thread as it ends
         self.io_metrics: Any = None
         self.access_log = config.access_log and config.log_level != "nope"
-        self._rid_prefix = os.urandom(4).hex().encode()
-        self._rid_counter = 0
-        self._trusted_nets = parse_ip_list(config.forwarded_allow_ips)
+        self.request_ids = RequestIds()
+        self.client_address = ClientAddress(proxy_headers=config.proxy_headers,
+                                            trusted=parse_ip_list(config.forwarded_allow_ips))
         self._backpressure = config.backpressure
         self._backpressure_timeout = config.backpressure_timeout_ms / 1000.0
         self._handler_timeout = config.handler_timeout
-        self._proxy_headers = config.proxy_headers
 
     # -- lifecycle --------------------------------------------------------
     def start(self, before_run: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
@@ -203,7 +201,7 @@ class Engine:
         """
         path_b, _, query = target.partition(b"?")
         path = path_b.decode("latin-1")
-        rid = self._request_id(headers)
+        rid = self.request_ids.for_request(headers)
         gen = self.generation
         head_only = method == "HEAD"
         keep_alive = keep_alive and not self.closing
@@ -223,7 +221,7 @@ class Engine:
                 route=gen.router.routes[index].template,
                 params=tuple([v.encode() for v in m.params.values()]),
                 request_id=rid,
-                client_ip=self._client_ip(peer_ip, headers) if self._proxy_headers else peer_ip,
+                client_ip=self.client_address.of(peer_ip, headers),
                 keep_alive=keep_alive, head_only=head_only, enqueued=started,
                 deadline=started + gen.timeout_for(index, self._handler_timeout),
                 ticket=ticket,
@@ -251,44 +249,9 @@ class Engine:
         self.record(method, path, route, status, started, len(payload), rid, peer_ip)
         return (status, data, len(payload))
 
-    _RID_OK = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:+=/")
-
-    def _request_id(self, headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
-        """The client's X-Request-Id when it is short and plain, else a new one."""
-        for name, value in headers:
-            if name == b"x-request-id":
-                if 0 < len(value) <= 128 and all(c in self._RID_OK for c in value):
-                    return value
-                break
-        return self.new_request_id()
-
     def new_request_id(self) -> bytes:
-        """A fresh id: a per-engine random prefix and a counter (loop thread only)."""
-        self._rid_counter += 1
-        return b"%s-%x" % (self._rid_prefix, self._rid_counter)
-
-    def _client_ip(self, peer_ip: bytes, headers: tuple[tuple[bytes, bytes], ...]) -> bytes:
-        if not self.config.proxy_headers or not self._trusted(peer_ip):
-            return peer_ip
-        for name, value in headers:
-            if name == b"x-forwarded-for":
-                # Walk from the nearest hop back; the first untrusted address is the client.
-                hops = [h.strip() for h in value.split(b",") if h.strip()]
-                for hop in reversed(hops):
-                    if not self._trusted(hop):
-                        return hop
-                return hops[0] if hops else peer_ip
-        return peer_ip
-
-    def _trusted(self, ip: bytes) -> bool:
-        nets = self._trusted_nets
-        if nets is None:
-            return True
-        try:
-            addr = ipaddress.ip_address(ip.decode("latin-1"))
-        except ValueError:
-            return False
-        return any(addr in n for n in nets)
+        """A fresh request id (loop thread only)."""
+        return self.request_ids.new()
 
     def date(self) -> bytes:
         return self.pool.date.get() if self.pool is not None else b""

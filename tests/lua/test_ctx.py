@@ -144,3 +144,12 @@ def test_head_runs_get_without_body(app):
 def test_options_is_204_with_allow(app):
     r = app.handle("OPTIONS", "/body")
     assert r.status == 204 and r.headers["allow"] == "OPTIONS, POST"
+
+
+def test_client_ip_from_a_trusted_proxy(make_app):
+    app = make_app("local api = rover.server {}\n"
+                   "function api.ip.get(ctx) return ctx.client_ip end\nreturn api\n",
+                   proxy_headers=True, forwarded_allow_ips="10.0.0.0/8")
+    fwd = {"X-Forwarded-For": "203.0.113.7"}
+    assert app.handle("GET", "/ip", fwd, client_ip="10.0.0.2").body == b"203.0.113.7"
+    assert app.handle("GET", "/ip", fwd, client_ip="192.0.2.1").body == b"192.0.2.1"
