@@ -23,9 +23,11 @@ from .generation import AppGeneration
 from .config import parse_ip_list
 from .observe import CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, Metrics
 from .observe.logger import Logger
+from .os_thread import name_os_thread
 from .request import Request, Ticket
 from .routing import MatchKind
 from .worker.compose import compose
+from .worker.inline import InlineRunner
 from .worker.pool import BATCH, WorkerPool
 from .worker.shared_store import SharedStore
 
@@ -48,6 +50,7 @@ class Engine:
         self._thread: threading.Thread | None = None
         self.dispatcher: Dispatcher | None = None
         self.pool: WorkerPool | None = None
+        self.inline: InlineRunner | None = None  # direct execution (worker/inline.py)
         self.builtins = BuiltinEndpoints(self)
         self._builtin_get = self.builtins.routes.get  # one dict lookup per request
         self.closing = False
@@ -56,6 +59,8 @@ class Engine:
         self._ready: list[tuple[Ticket, Any]] = []
         self._ready_lock = threading.Lock()
         self._wake_pending = False
+        self._pause_pending = False  # a shed-yield is scheduled (see _yield_after_shedding)
+        self._shed_since = 0.0
         self._inflight: set[Ticket] = set()
         self._stop_lock = threading.Lock()
         self.on_loop_stop: list[Callable[[], None]] = []  # run on the loop thread as it ends
@@ -78,6 +83,7 @@ class Engine:
         started: Future[None] = Future()
 
         def run_loop() -> None:
+            name_os_thread("rover-io")
             loop = asyncio.new_event_loop()
             self.loop = loop
             asyncio.set_event_loop(loop)
@@ -90,6 +96,7 @@ class Engine:
                 self.io_metrics = self.metrics.shard()
                 self.pool = WorkerPool(self, self.dispatcher.sync_queue, self.config.workers)
                 self.pool.start()
+                self._start_inline()
                 self._register_gauges()
                 if before_run is not None:
                     before_run(loop)
@@ -113,6 +120,17 @@ class Engine:
         except BaseException:
             self._shutdown_workers(0.5)
             raise
+
+    def _start_inline(self) -> None:
+        """Give the I/O thread its own runtime for handlers that are always fast."""
+        threshold = self.config.inline_handler_us
+        if threshold <= 0 or self.generation.engine != "lua54":
+            return
+        assert self.pool is not None
+        runner = InlineRunner(self.pool, threshold / 1e6, self.logger)
+        runner.install(self.generation, runner.prepare(self.generation))
+        runner.start()
+        self.inline = runner
 
     def call_in_loop(self, fn: Callable[[], Any], timeout: float | None = 10.0) -> Any:
         """Run `fn` on the loop thread and wait for its result."""
@@ -149,6 +167,8 @@ class Engine:
         self.closing = True
         if self.pool is not None:
             self.pool.closing = True
+        if self.inline is not None:
+            self.inline.stop()
         self._run_on_loop(before)
         self._wait_inflight(end)
         # Two loop turns let the last responses' writes and closes go out first.
@@ -215,8 +235,9 @@ class Engine:
         kind = m.kind
         if kind is MatchKind.FOUND:
             index = m.route_index
+            hid = gen.handler_ids[(index, m.run_method)]
             req = Request(
-                hid=gen.handler_ids[(index, m.run_method)], generation=gen, method=method,
+                hid=hid, generation=gen, method=method,
                 path=path, query=query, headers=headers, body=body or None,
                 route=gen.router.routes[index].template,
                 params=tuple([v.encode() for v in m.params.values()]),
@@ -227,6 +248,9 @@ class Engine:
                 ticket=ticket,
             )
             ticket.request = req
+            inline = self.inline
+            if inline is not None and inline.runs_inline(gen.id, hid, body):
+                return self._run_inline(inline, req)
             return self.submit(req)
         if kind is MatchKind.NOT_FOUND:
             return self._immediate(ticket, method, path, UNMATCHED, 404, b"text/plain; charset=utf-8",
@@ -248,6 +272,15 @@ class Engine:
                        keep_alive=keep_alive, head_only=head_only)
         self.record(method, path, route, status, started, len(payload), rid, peer_ip)
         return (status, data, len(payload))
+
+    def _run_inline(self, inline: InlineRunner, req: Request) -> tuple[int, bytes, int]:
+        """Run a fast handler right here on the loop thread (worker/inline.py)."""
+        status, data, nbytes, _msg, _tb = inline.run(req)
+        req.ticket.done = True
+        self.io_metrics.inc("inline_total")
+        self.record(req.method, req.path, req.route, status, req.enqueued, nbytes,
+                    req.request_id, req.client_ip)
+        return (status, data, nbytes)
 
     def new_request_id(self) -> bytes:
         """A fresh request id (loop thread only)."""
@@ -302,6 +335,10 @@ class Engine:
             # under a queued request.
             pool.queued(req)
         else:
+            if not self._pause_pending:
+                self._pause_pending = True
+                self._shed_since = time.monotonic()
+                self.loop.call_soon(self._yield_after_shedding)
             result = self._shed_result(req)
             ticket.done = True
             self._inflight.discard(ticket)
@@ -312,6 +349,22 @@ class Engine:
             ticket.queued = True
             self.io_metrics.inc("dispatched_total")
         return None
+
+    #: Longest pause of the I/O thread after a loop iteration that shed requests.
+    SHED_YIELD_MAX = 0.005
+
+    def _yield_after_shedding(self) -> None:
+        """Loop thread, once per loop iteration that shed requests: sleep as long as
+        the shedding took (at most SHED_YIELD_MAX), releasing the GIL and the CPU.
+
+        Under overload, clients that retry at once keep the I/O thread busy
+        answering 503s however fast it does so; on a machine with few cores that
+        takes CPU time from the workers, the only threads doing useful work, and
+        the requests that were admitted wait longer. Capping the shedding at about
+        half of the I/O thread's time hands that CPU back to the workers; a 503
+        comes back a few milliseconds later (docs/deadlines-and-overload.md)."""
+        self._pause_pending = False
+        time.sleep(min(self.SHED_YIELD_MAX, time.monotonic() - self._shed_since))
 
     def _blocked_outcome(self, req: Any, queued: bool) -> None:
         """Block mode: the request got room in the queue, or ran out of time."""
@@ -356,7 +409,11 @@ class Engine:
         with self._ready_lock:
             ready, self._ready = self._ready, []
             self._wake_pending = False
+        inline = self.inline
         for ticket, result in ready:
+            if inline is not None and ticket.service:
+                req = ticket.request
+                inline.observe(req.generation.id, req.hid, ticket.service)
             if not ticket.done:
                 self._answer(ticket, result)
             else:
@@ -389,11 +446,15 @@ class Engine:
         if not self.pool.prewarm(gen, prewarm_timeout):
             self.logger.warn("reload: some workers did not build the new runtime in time; "
                              "they will build it on their next request")
+        inline = self.inline
+        built = inline.prepare(gen) if inline is not None and gen.engine == "lua54" else None
 
         def swap() -> None:
             old = self.generation
             self._live_generations.add(gen.id)
             self.generation = gen
+            if inline is not None and built is not None:
+                inline.install(gen, built)
             self._live_generations.discard(old.id)
 
         self.call_in_loop(swap)
@@ -472,10 +533,16 @@ class Engine:
         m.add_gauge("inflight_requests", "Requests queued or running.",
                     lambda: len(self._inflight))
         m.add_gauge("lua_memory_bytes", "Lua memory per worker runtime.",
-                    lambda: {(str(w.id),): w.lua_memory for w in (self.pool.workers if self.pool else [])},
+                    self._lua_memory_by_runner,
                     labelnames=("worker",))
         m.add_counter_callback("dropped_log_records_total", "Log records dropped (buffer full).",
                                lambda: self.logger.dropped)
+
+    def _lua_memory_by_runner(self) -> dict[tuple[str], int]:
+        memory = {(str(w.id),): w.lua_memory for w in (self.pool.workers if self.pool else [])}
+        if self.inline is not None:
+            memory[("inline",)] = self.inline.lua_memory
+        return memory
 
     def stuck_workers(self) -> int:
         """Workers stuck in a handler: replaced ones still running, plus active

@@ -18,7 +18,8 @@ class Ticket:
     ``deliver`` is called from the worker thread with the encoded response.
     """
 
-    __slots__ = ("deliver", "done", "started", "worker", "owner", "request", "queued", "dead")
+    __slots__ = ("deliver", "done", "started", "worker", "owner", "request", "queued", "dead",
+                 "service")
 
     def __init__(self, deliver: Callable[["Ticket", Any], None], owner: Any) -> None:
         self.deliver = deliver
@@ -29,6 +30,7 @@ class Ticket:
         self.dead = False  # done while still queued: counted in WorkerPool.dead_queued
         self.worker: Any = None
         self.request: Any = None  # set once the Request is built
+        self.service = 0.0  # seconds the worker spent on it (set before deliver)
 
 
 class Request(NamedTuple):

@@ -41,4 +41,5 @@ DEFAULT_COUNTERS: dict[str, str] = {
     "handler_timeouts_total": "Requests answered 504 because the handler ran past its deadline.",
     "dispatched_total": "Requests handed to the worker queue.",
     "completed_total": "Requests a worker finished (any outcome).",
+    "inline_total": "Requests whose handler ran on the I/O thread (direct execution).",
 }

@@ -23,35 +23,25 @@ import time
 from typing import Any
 
 from ..request import Request, request_field
-from .compose import DateHeader, compose
-from .interrupt import RuntimeHook, WorkerInterrupt
+from .compose import DateHeader
+from ..os_thread import name_os_thread
+from .runner import LuaRunner, gc_epoch
 
 BATCH = 16
 # How often an idle worker looks up from the queue (to pre-build the runtime of a
 # generation being swapped in).
 IDLE_POLL_SECONDS = 0.25
-NO_MEMORY = "not enough memory"
-
 # Queue item telling one worker to exit.
 STOP = object()
 
-_TIMEOUT_BODY = b'{"error":"Handler timed out"}'
 
-
-class Worker:
-    """One thread, its Lua runtimes (one per live app generation), its stats."""
+class Worker(LuaRunner):
+    """One thread fed by the queue, with its runtimes and stats."""
 
     def __init__(self, pool: "WorkerPool", wid: int) -> None:
-        self.pool = pool
-        self.id = wid
+        super().__init__(pool, wid)
         self.retired = False  # set when the watchdog replaced this worker
-        self.current: Request | None = None
         self.busy_since = 0.0
-        self.handled = 0
-        self.lua_memory = 0
-        self.apps: dict[int, Any] = {}
-        self.hooks: dict[int, RuntimeHook | None] = {}
-        self.interrupt = WorkerInterrupt()
         # Requests taken from the queue but not started yet; guarded by _lock so a
         # replacement can take them over from a stuck worker.
         self.backlog: collections.deque[Any] = collections.deque()
@@ -64,6 +54,7 @@ class Worker:
 
     # -- the loop ---------------------------------------------------------
     def _run(self) -> None:
+        name_os_thread(f"rover-worker-{self.id}")
         pool = self.pool
         self.metrics = pool.engine.metrics.shard()
         try:
@@ -140,22 +131,6 @@ class Worker:
         finally:
             self.pool.warmed(self, gen)
 
-    def _app_for_generation(self, gen: Any) -> Any:
-        app = self.apps.get(gen.id)
-        if app is None:
-            app = gen.new_lua_app(**self.pool.runtime_options(self.id))
-            self.hooks[gen.id] = self.interrupt.attach(app)
-            self.apps[gen.id] = app
-        return app
-
-    def _drop_unused_runtimes(self) -> None:
-        """Free runtimes of generations that are swapped out and have no request left."""
-        pool = self.pool
-        current = pool.engine.generation.id
-        for gid in [g for g in self.apps if g != current and not pool.generation_pending(g)]:
-            del self.apps[gid]
-            self.hooks.pop(gid, None)
-
     # -- one request ----------------------------------------------------------
     def _handle(self, req: Request) -> None:
         ticket = req.ticket
@@ -170,97 +145,21 @@ class Worker:
         metrics.queue_wait(now - req.enqueued)
         ticket.worker = self
         self.busy_since = now
-        app = None
+        # What the handler costs, for direct execution (inline.py): CPU time, and
+        # none at all when a GC collection ran meanwhile.
+        epoch = gc_epoch()
+        cpu = time.thread_time()
         try:
-            try:
-                app = self._app_for_generation(req.generation)
-                # The Lua side runs the handler and encodes the whole response.
-                status, data, body_len, log_msg, tb = self._call(app, req)
-            except MemoryError:
-                status, data, body_len, log_msg, tb = self._python_answer(
-                    req, 500, b'{"error":"Lua memory limit exceeded"}', "Lua memory limit exceeded")
-            except Exception as exc:  # a bug on our side, never the handler's
-                status, data, body_len, log_msg, tb = self._python_answer(
-                    req, 500, b'{"error":"Internal Server Error"}',
-                    f"internal error running handler: {exc!r}")
-            if log_msg is not None:
-                if status == 500 and _is_memory_error(log_msg):
-                    self._rebuild_if_needed(req)
-                pool.log_handler_error(req, status, log_msg, tb)
-            self.handled += 1
-            if app is not None and self.handled & 63 == 0:
-                self.lua_memory = app.memory_used()
+            status, data, body_len, _msg, _tb = self.execute(req)
         finally:
             # Counted before the answer leaves, so a client that reads its answer
             # and then scrapes /metrics sees this request as finished.
             self.busy_since = 0.0
+            ticket.service = time.thread_time() - cpu if gc_epoch() == epoch else 0.0
             pool.finished(req)
             metrics.inc("completed_total")
         if not self.retired:
             ticket.deliver(ticket, (status, data, body_len))
-
-    def _python_answer(self, req: Request, status: int, body: bytes, log_msg: Any) -> tuple:
-        """An answer made here rather than by the Lua side (errors around the call)."""
-        pool = self.pool
-        data = compose(status, body, b"application/json", None, request_id=req.request_id,
-                       date=pool.date.get(), keep_alive=req.keep_alive and not pool.closing,
-                       head_only=req.head_only)
-        return status, data, len(body), log_msg, None
-
-    def _call(self, app: Any, req: Request) -> tuple:
-        """Run the handler between begin/end of the interrupt switch."""
-        interrupt = self.interrupt
-        self.current = req
-        interrupt.begin(req.ticket, self.hooks.get(req.generation.id))
-        pool = self.pool
-        try:
-            keep_alive = req.keep_alive and not pool.closing
-            answer = app.respond(req.hid, req, req.deadline, req.request_id, pool.date.get(),
-                                 keep_alive, req.head_only, req.params)
-            if keep_alive and pool.closing:
-                # The server began stopping while the handler ran: say so.
-                answer = (answer[0], _with_close(answer[1]), *answer[2:])
-            return answer
-        except MemoryError:
-            raise
-        except Exception:
-            # An interrupt armed in a race with the handler's return may raise
-            # outside the handler; the client was answered 504 by the watchdog.
-            if interrupt.armed:
-                return self._python_answer(req, 504, _TIMEOUT_BODY, None)
-            raise
-        finally:
-            interrupt.end()
-            self.current = None
-
-    def _rebuild_if_needed(self, req: Request) -> None:
-        """After a memory error, keep the runtime only if a full GC brings it back
-        well under the limit; otherwise drop it so the next request gets a fresh one."""
-        gid = req.generation.id
-        app = self.apps.get(gid)
-        if app is None:
-            return
-        limit = self.pool.runtime_options(self.id)["memory_limit"]
-        try:
-            app.lua.execute(b"collectgarbage()")
-            keep = not limit or app.memory_used() <= limit * 0.5
-        except Exception:
-            keep = False
-        if not keep:
-            del self.apps[gid]
-            self.hooks.pop(gid, None)
-            self.pool.on_restart(self)
-
-
-def _with_close(response: bytes) -> bytes:
-    """Add ``Connection: close`` to an encoded response's head."""
-    end = response.find(b"\r\n\r\n")
-    return response[:end] + b"\r\nConnection: close" + response[end:]
-
-
-def _is_memory_error(msg: Any) -> bool:
-    text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
-    return NO_MEMORY in text or "memory limit" in text
 
 
 class WorkerPool:

@@ -1,0 +1,177 @@
+"""Direct execution: handlers that are always fast run on the I/O thread itself.
+
+Handing a request to a worker costs two thread crossings, each a futex wake-up
+and a GIL hand-over. For a handler that runs a few microseconds of Lua that is
+most of the request's cost (docs/performance.md). So the I/O thread keeps one
+Lua runtime of its own, watches how long every handler takes (on workers and
+here), and runs a handler inline once its recent runs stay under
+``inline_handler_us``. Everything else still goes to the workers, in parallel.
+
+Why this cannot hang the server:
+
+* Lua 5.4 only. A LuaJIT compiled loop cannot be interrupted, and a stuck I/O
+  thread would be a dead server rather than one lost worker.
+* A handler qualifies only after ``WARMUP`` runs whose moving average is under
+  the threshold, and only for bodies up to ``MAX_BODY`` bytes (decoding grows
+  with the body; a big upload goes to a worker).
+* One inline run slower than ``slow`` (20 x the threshold, at least 1 ms)
+  sends the handler back to the workers; it must qualify again over twice as
+  many runs, and after ``MAX_DEMOTIONS`` it stays on the workers for this app
+  generation.
+* Deadlines hold: a guard thread interrupts an inline handler that runs past
+  its deadline (``lua_sethook``, as the watchdog does for workers) and the
+  client gets the same 504.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from ..os_thread import name_os_thread
+from ..request import Request
+from .runner import Answer, LuaRunner, gc_epoch
+
+WARMUP = 32  # runs a handler needs, on average under the threshold, to go inline
+MAX_DEMOTIONS = 3  # slow inline runs after which a handler stays on the workers
+MAX_BODY = 8192  # larger request bodies always go to a worker
+GUARD_INTERVAL = 0.02  # seconds between the guard thread's deadline checks
+_SMOOTHING = 0.125  # weight of the newest run in the moving average
+
+# The worker id a handler sees as rover.worker.id when it runs inline.
+INLINE_WORKER_ID = 0
+
+
+class InlineRunner(LuaRunner):
+    """The I/O thread's own runtime and the per-handler record of who runs what.
+
+    :meth:`prepare` builds a generation's runtime on any thread but the loop's;
+    :meth:`install`, :meth:`observe` and :meth:`run` are called on the loop
+    thread only, so the per-handler arrays need no lock.
+    """
+
+    def __init__(self, pool: Any, threshold_s: float, logger: Any) -> None:
+        super().__init__(pool, INLINE_WORKER_ID)
+        self.threshold = threshold_s
+        self.slow = max(0.001, 20 * threshold_s)
+        self.logger = logger
+        self.gen_id = 0  # the generation whose runtime is installed (0: none)
+        # Per handler id (index 0 unused): may it run inline now, its moving
+        # average in seconds, runs since it last qualified or was demoted, runs
+        # it needs, and how often it was demoted.
+        self.ok: list[bool] = []
+        self._avg: list[float] = []
+        self._runs: list[int] = []
+        self._need: list[int] = []
+        self._demoted: list[int] = []
+        self._stop = threading.Event()
+        self._guard = threading.Thread(target=self._guard_loop, name="rover-inline-guard", daemon=True)
+
+    # -- runtimes ----------------------------------------------------------------
+    def prepare(self, gen: Any) -> tuple[Any, Any]:
+        """Build `gen`'s runtime (not on the loop thread: it takes milliseconds)."""
+        app = gen.new_lua_app(**self.pool.runtime_options(self.id))
+        return app, self.interrupt.attach(app)
+
+    def install(self, gen: Any, built: tuple[Any, Any]) -> None:
+        """Loop thread: run `gen`'s handlers here from now on, as they qualify.
+        Older generations' runtimes go: nothing runs inline in between calls."""
+        app, hook = built
+        self.apps = {gen.id: app}
+        self.hooks = {gen.id: hook}
+        n = len(gen.bindings) + 1
+        self.ok = [False] * n
+        self._avg = [0.0] * n
+        self._runs = [0] * n
+        self._need = [WARMUP] * n
+        self._demoted = [0] * n
+        self.gen_id = gen.id
+
+    def _app_for_generation(self, gen: Any) -> Any:
+        # Never build on the loop thread; run() is only called for the installed one.
+        return self.apps[gen.id]
+
+    def _rebuild_if_needed(self, req: Request) -> None:
+        super()._rebuild_if_needed(req)
+        if req.generation.id not in self.apps:
+            # The runtime was dropped after a memory error: nothing runs inline until
+            # a fresh one, built off the loop thread, is installed.
+            self.gen_id = 0
+            gen, loop = req.generation, self.pool.engine.loop
+
+            def rebuild() -> None:
+                built = self.prepare(gen)
+                loop.call_soon_threadsafe(self._reinstall, gen, built)
+
+            threading.Thread(target=rebuild, name="rover-inline-rebuild", daemon=True).start()
+
+    def _reinstall(self, gen: Any, built: tuple[Any, Any]) -> None:
+        if self.pool.engine.generation is gen:
+            self.install(gen, built)
+
+    # -- who runs what ------------------------------------------------------------
+    def observe(self, gid: int, hid: int, seconds: float) -> None:
+        """Record one run of handler `hid` (on a worker or inline)."""
+        if gid != self.gen_id:
+            return
+        runs = self._runs[hid] + 1
+        self._runs[hid] = runs
+        avg = seconds if runs == 1 else self._avg[hid] + (seconds - self._avg[hid]) * _SMOOTHING
+        self._avg[hid] = avg
+        self.ok[hid] = (runs >= self._need[hid] and avg <= self.threshold
+                        and self._demoted[hid] <= MAX_DEMOTIONS)
+
+    def _demote(self, req: Request, seconds: float) -> None:
+        hid = req.hid
+        self.ok[hid] = False
+        self._runs[hid] = 0
+        self._need[hid] *= 2
+        self._demoted[hid] += 1
+        final = self._demoted[hid] > MAX_DEMOTIONS
+        self.logger.warn(
+            f"handler took {seconds * 1000:.1f} ms on the I/O thread; it runs on workers "
+            + ("from now on" if final else f"until it is fast again over {self._need[hid]} runs"),
+            route=req.route, method=req.method)
+
+    def runs_inline(self, req_generation_id: int, hid: int, body: bytes | None) -> bool:
+        """Whether a request for `hid` should run here now."""
+        return (req_generation_id == self.gen_id and self.ok[hid]
+                and (body is None or len(body) <= MAX_BODY))
+
+    def run(self, req: Request) -> Answer:
+        """Run `req`'s handler on this (the loop) thread."""
+        before = self.interrupt.interrupts
+        # CPU time, not wall time: on a busy machine the kernel may preempt the I/O
+        # thread in the middle of a handler, and that is not the handler's cost.
+        # Nor is a collection of Python's cyclic GC (a millisecond or more) that
+        # happened to start during the call: such a run is not counted at all.
+        epoch = gc_epoch()
+        t0 = time.thread_time()
+        answer = self.execute(req)
+        seconds = time.thread_time() - t0
+        if self.interrupt.interrupts != before:
+            self.pool.engine.io_metrics.inc("handler_timeouts_total")
+        if gc_epoch() != epoch:
+            return answer
+        if seconds > self.slow:
+            self._demote(req, seconds)
+        else:
+            self.observe(req.generation.id, req.hid, seconds)
+        return answer
+
+    # -- deadlines -----------------------------------------------------------------
+    def start(self) -> None:
+        self._guard.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _guard_loop(self) -> None:
+        # The watchdog runs on the loop thread, which is busy while a handler runs
+        # inline, so deadlines of inline handlers are watched from here.
+        name_os_thread("rover-inline")
+        while not self._stop.wait(GUARD_INTERVAL):
+            req = self.current
+            if req is not None and time.monotonic() >= req.deadline:
+                self.interrupt.interrupt(req.ticket)

@@ -1,0 +1,150 @@
+"""What every place that runs handlers shares: Lua runtimes per app generation,
+the interrupt switch, and turning one request into its encoded response.
+
+Two kinds of runner exist: a :class:`~rover_mt.worker.pool.Worker` (a thread
+fed by the queue) and the :class:`~rover_mt.worker.inline.InlineRunner` (the I/O
+thread itself, for handlers that are always fast). A runner's runtimes are used
+by one thread at a time; the inline runner's are built on another thread and
+handed over once, which lupa allows (each runtime has its own lock).
+"""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+from ..request import Request
+from .compose import compose
+from .interrupt import RuntimeHook, WorkerInterrupt
+
+NO_MEMORY = "not enough memory"
+_TIMEOUT_BODY = b'{"error":"Handler timed out"}'
+
+def gc_epoch() -> tuple[int, int]:
+    """Changes whenever Python's cyclic GC runs (young collections since the last
+    middle one, middle ones since the last full one). A handler timing taken across
+    a collection (a millisecond or more) measures the GC, not the handler."""
+    _, young, old = gc.get_count()
+    return young, old
+
+
+# (status, response bytes, body length, error message or None, traceback or None)
+Answer = tuple[int, bytes, int, Any, Any]
+
+
+class LuaRunner:
+    """Lua runtimes (one per live app generation) and how to run a handler on them."""
+
+    def __init__(self, pool: Any, wid: int) -> None:
+        self.pool = pool
+        self.id = wid
+        self.current: Request | None = None
+        self.handled = 0
+        self.lua_memory = 0
+        self.apps: dict[int, Any] = {}
+        self.hooks: dict[int, RuntimeHook | None] = {}
+        self.interrupt = WorkerInterrupt()
+
+    # -- runtimes -----------------------------------------------------------
+    def _app_for_generation(self, gen: Any) -> Any:
+        app = self.apps.get(gen.id)
+        if app is None:
+            app = gen.new_lua_app(**self.pool.runtime_options(self.id))
+            self.hooks[gen.id] = self.interrupt.attach(app)
+            self.apps[gen.id] = app
+        return app
+
+    def _drop_unused_runtimes(self) -> None:
+        """Free runtimes of generations that are swapped out and have no request left."""
+        pool = self.pool
+        current = pool.engine.generation.id
+        for gid in [g for g in self.apps if g != current and not pool.generation_pending(g)]:
+            del self.apps[gid]
+            self.hooks.pop(gid, None)
+
+    # -- one request ----------------------------------------------------------
+    def execute(self, req: Request) -> Answer:
+        """Run `req`'s handler and encode the answer; never raises."""
+        app = None
+        try:
+            app = self._app_for_generation(req.generation)
+            # The Lua side runs the handler and encodes the whole response.
+            answer = self._call(app, req)
+        except MemoryError:
+            answer = self._python_answer(
+                req, 500, b'{"error":"Lua memory limit exceeded"}', "Lua memory limit exceeded")
+        except Exception as exc:  # a bug on our side, never the handler's
+            answer = self._python_answer(
+                req, 500, b'{"error":"Internal Server Error"}', f"internal error running handler: {exc!r}")
+        status, log_msg = answer[0], answer[3]
+        if log_msg is not None:
+            if status == 500 and _is_memory_error(log_msg):
+                self._rebuild_if_needed(req)
+            self.pool.log_handler_error(req, status, log_msg, answer[4])
+        self.handled += 1
+        if app is not None and self.handled & 63 == 0:
+            self.lua_memory = app.memory_used()
+        return answer
+
+    def _python_answer(self, req: Request, status: int, body: bytes, log_msg: Any) -> Answer:
+        """An answer made here rather than by the Lua side (errors around the call)."""
+        pool = self.pool
+        data = compose(status, body, b"application/json", None, request_id=req.request_id,
+                       date=pool.date.get(), keep_alive=req.keep_alive and not pool.closing,
+                       head_only=req.head_only)
+        return status, data, len(body), log_msg, None
+
+    def _call(self, app: Any, req: Request) -> Answer:
+        """Run the handler between begin/end of the interrupt switch."""
+        interrupt = self.interrupt
+        self.current = req
+        interrupt.begin(req.ticket, self.hooks.get(req.generation.id))
+        pool = self.pool
+        try:
+            keep_alive = req.keep_alive and not pool.closing
+            answer = app.respond(req.hid, req, req.deadline, req.request_id, pool.date.get(),
+                                 keep_alive, req.head_only, req.params)
+            if keep_alive and pool.closing:
+                # The server began stopping while the handler ran: say so.
+                answer = (answer[0], _with_close(answer[1]), *answer[2:])
+            return answer
+        except MemoryError:
+            raise
+        except Exception:
+            # An interrupt armed in a race with the handler's return may raise
+            # outside the handler; the client was answered 504 by the watchdog.
+            if interrupt.armed:
+                return self._python_answer(req, 504, _TIMEOUT_BODY, None)
+            raise
+        finally:
+            interrupt.end()
+            self.current = None
+
+    def _rebuild_if_needed(self, req: Request) -> None:
+        """After a memory error, keep the runtime only if a full GC brings it back
+        well under the limit; otherwise drop it so the next request gets a fresh one."""
+        gid = req.generation.id
+        app = self.apps.get(gid)
+        if app is None:
+            return
+        limit = self.pool.runtime_options(self.id)["memory_limit"]
+        try:
+            app.lua.execute(b"collectgarbage()")
+            keep = not limit or app.memory_used() <= limit * 0.5
+        except Exception:
+            keep = False
+        if not keep:
+            del self.apps[gid]
+            self.hooks.pop(gid, None)
+            self.pool.on_restart(self)
+
+
+def _with_close(response: bytes) -> bytes:
+    """Add ``Connection: close`` to an encoded response's head."""
+    end = response.find(b"\r\n\r\n")
+    return response[:end] + b"\r\nConnection: close" + response[end:]
+
+
+def _is_memory_error(msg: Any) -> bool:
+    text = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+    return NO_MEMORY in text or "memory limit" in text
