@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the benchmark needs on a Debian machine (run as root):
-#   - wrk (load generator), nginx + the Lua module (the OpenResty-style peer),
+#   - wrk (load generator), h2load (nghttp2-client: per-request log, used by
+#     overload_faults.py), nginx + the Lua module (the OpenResty-style peer),
 #     lua-cjson (JSON for the nginx handlers), from Debian packages;
 #   - a bench-only virtualenv at bench/.venv with the Python peers (uvicorn,
 #     httptools, granian), the libraries the handlers use, matplotlib for the
@@ -12,7 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 venv="$here/.venv"
 
-apt_packages=(wrk nginx libnginx-mod-http-lua libnginx-mod-http-ndk lua-cjson)
+apt_packages=(wrk nghttp2-client nginx libnginx-mod-http-lua libnginx-mod-http-ndk lua-cjson)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
