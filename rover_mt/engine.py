@@ -354,17 +354,18 @@ class Engine:
     SHED_YIELD_MAX = 0.005
 
     def _yield_after_shedding(self) -> None:
-        """Loop thread, once per loop iteration that shed requests: sleep as long as
-        the shedding took (at most SHED_YIELD_MAX), releasing the GIL and the CPU.
+        """Loop thread, once per loop iteration that shed requests: sleep twice as
+        long as the shedding took (at most SHED_YIELD_MAX), releasing the GIL and
+        the CPU.
 
         Under overload, clients that retry at once keep the I/O thread busy
         answering 503s however fast it does so; on a machine with few cores that
         takes CPU time from the workers, the only threads doing useful work, and
         the requests that were admitted wait longer. Capping the shedding at about
-        half of the I/O thread's time hands that CPU back to the workers; a 503
+        a third of the I/O thread's time hands that CPU back to the workers; a 503
         comes back a few milliseconds later (docs/deadlines-and-overload.md)."""
         self._pause_pending = False
-        time.sleep(min(self.SHED_YIELD_MAX, time.monotonic() - self._shed_since))
+        time.sleep(min(self.SHED_YIELD_MAX, 2 * (time.monotonic() - self._shed_since)))
 
     def _blocked_outcome(self, req: Any, queued: bool) -> None:
         """Block mode: the request got room in the queue, or ran out of time."""
