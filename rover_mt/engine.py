@@ -167,8 +167,6 @@ class Engine:
         self.closing = True
         if self.pool is not None:
             self.pool.closing = True
-        if self.inline is not None:
-            self.inline.stop()
         self._run_on_loop(before)
         self._wait_inflight(end)
         # Two loop turns let the last responses' writes and closes go out first.
@@ -176,6 +174,9 @@ class Engine:
         self._run_on_loop(lambda: None)
         self._run_on_loop(after)
         self._shutdown_workers(max(0.1, end - time.monotonic()))
+        if self.inline is not None:
+            # Only now: requests still arriving while stopping may run inline too.
+            self.inline.stop()
         try:
             self.loop.call_soon_threadsafe(self.loop.stop)
         except RuntimeError:

@@ -101,8 +101,13 @@ class InlineRunner(LuaRunner):
             gen, loop = req.generation, self.pool.engine.loop
 
             def rebuild() -> None:
-                built = self.prepare(gen)
-                loop.call_soon_threadsafe(self._reinstall, gen, built)
+                try:
+                    built = self.prepare(gen)
+                    loop.call_soon_threadsafe(self._reinstall, gen, built)
+                except RuntimeError:  # the loop closed meanwhile: the server stopped
+                    pass
+                except Exception as exc:  # workers keep serving this generation
+                    self.logger.error(f"could not rebuild the I/O thread's Lua runtime: {exc}")
 
             threading.Thread(target=rebuild, name="rover-inline-rebuild", daemon=True).start()
 
