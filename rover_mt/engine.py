@@ -9,6 +9,7 @@ thread, so routing, limits, deadlines and counting are the same for both.
 from __future__ import annotations
 
 import asyncio
+import selectors
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,20 @@ from .worker.pool import BATCH, WorkerPool
 from .worker.shared_store import SharedStore
 
 UNMATCHED = UNMATCHED_ROUTE
+
+
+class PausingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The loop's selector, sleeping first when the engine asks (after shedding)."""
+
+    def __init__(self, pause_for: Callable[[], float]) -> None:
+        super().__init__()
+        self._pause_for = pause_for
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        pause = self._pause_for()
+        if pause > 0:
+            time.sleep(pause)  # releases the GIL and the CPU
+        return super().select(timeout)
 
 
 class Engine:
@@ -59,8 +74,7 @@ class Engine:
         self._ready: list[tuple[Ticket, Any]] = []
         self._ready_lock = threading.Lock()
         self._wake_pending = False
-        self._pause_pending = False  # a shed-yield is scheduled (see _yield_after_shedding)
-        self._shed_since = 0.0
+        self._shed_since = 0.0  # first shed of this loop iteration (see _shed_pause)
         self._inflight: set[Ticket] = set()
         self._stop_lock = threading.Lock()
         self.on_loop_stop: list[Callable[[], None]] = []  # run on the loop thread as it ends
@@ -84,7 +98,7 @@ class Engine:
 
         def run_loop() -> None:
             name_os_thread("rover-io")
-            loop = asyncio.new_event_loop()
+            loop = asyncio.SelectorEventLoop(PausingSelector(self._shed_pause))
             self.loop = loop
             asyncio.set_event_loop(loop)
             try:
@@ -336,10 +350,8 @@ class Engine:
             # under a queued request.
             pool.queued(req)
         else:
-            if not self._pause_pending:
-                self._pause_pending = True
-                self._shed_since = time.monotonic()
-                self.loop.call_soon(self._yield_after_shedding)
+            if not self._shed_since:
+                self._shed_since = time.monotonic()  # see _shed_pause
             result = self._shed_result(req)
             ticket.done = True
             self._inflight.discard(ticket)
@@ -354,19 +366,24 @@ class Engine:
     #: Longest pause of the I/O thread after a loop iteration that shed requests.
     SHED_YIELD_MAX = 0.005
 
-    def _yield_after_shedding(self) -> None:
-        """Loop thread, once per loop iteration that shed requests: sleep twice as
-        long as the shedding took (at most SHED_YIELD_MAX), releasing the GIL and
-        the CPU.
+    def _shed_pause(self) -> float:
+        """How long the loop should sleep before its next poll (loop thread; called
+        by :class:`PausingSelector`): twice as long as this iteration spent since
+        its first shed request, at most SHED_YIELD_MAX; 0 when nothing was shed.
 
         Under overload, clients that retry at once keep the I/O thread busy
         answering 503s however fast it does so; on a machine with few cores that
         takes CPU time from the workers, the only threads doing useful work, and
         the requests that were admitted wait longer. Capping the shedding at about
         a third of the I/O thread's time hands that CPU back to the workers; a 503
-        comes back a few milliseconds later (docs/deadlines-and-overload.md)."""
-        self._pause_pending = False
-        time.sleep(min(self.SHED_YIELD_MAX, 2 * (time.monotonic() - self._shed_since)))
+        comes back a few milliseconds later (docs/deadlines-and-overload.md).
+        Sleeping *before* the poll rather than after it means whatever arrived
+        during the pause is read in the very next iteration."""
+        since = self._shed_since
+        if not since:
+            return 0.0
+        self._shed_since = 0.0
+        return min(self.SHED_YIELD_MAX, 2 * (time.monotonic() - since))
 
     def _blocked_outcome(self, req: Any, queued: bool) -> None:
         """Block mode: the request got room in the queue, or ran out of time."""
