@@ -4,6 +4,7 @@ janus queue, about to be queued, or already taken into a worker's batch."""
 from __future__ import annotations
 
 import socket
+import threading
 import struct
 import time
 
@@ -76,3 +77,43 @@ def test_abandoned_requests_do_not_hold_places(tmp_path):
             s.close()
             statuses.append(split_responses(data)[0][0])
     assert statuses == [200] * 5, statuses
+
+
+def test_block_mode_admits_no_more_than_queue_bound_either(tmp_path):
+    """Requests blocked for room are admitted only when the count of waiting
+    requests (the worker's batch included) is under the bound, and oldest first;
+    those still blocked at backpressure_timeout_ms are shed."""
+    path = write_app(tmp_path, APP.replace("0.15", "0.05"))
+    with Server(path, port=0, workers=1, queue_bound=4, backpressure="block",
+                backpressure_timeout_ms=300, docs=False, log_level="nope") as srv:
+        engine = srv.engine
+        depths: list[int] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                depths.append(engine.call_in_loop(engine.dispatcher.depth))
+                time.sleep(0.002)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        socks = []
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            socks.append(s)
+        statuses = []
+        for s in socks:
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            s.close()
+            statuses.append(split_responses(data)[0][0])
+        stop.set()
+        sampler.join(10)
+    assert max(depths) <= 4, max(depths)
+    assert max(depths) >= 3, depths  # the queue did fill
+    # One runs, four wait; in 300 ms about six more handler runs (50 ms each) free a
+    # place for a blocked request each; the rest are shed at 300 ms.
+    assert 8 <= statuses.count(200) <= 13, statuses
+    assert statuses.count(200) + statuses.count(503) == 20, statuses
