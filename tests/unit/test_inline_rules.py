@@ -1,0 +1,99 @@
+"""The bookkeeping behind direct execution (worker/inline.py), without sockets or
+Lua: when a handler qualifies to run on the I/O thread, and when it loses that."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from rover_mt.worker.inline import MAX_BODY, MAX_DEMOTIONS, WARMUP, InlineRunner
+
+THRESHOLD = 50e-6
+FAST, SLOW_AVG = 10e-6, 80e-6
+
+
+class Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def warn(self, msg: str, **fields: Any) -> None:
+        self.lines.append(msg)
+
+
+@pytest.fixture
+def runner() -> InlineRunner:
+    r = InlineRunner(SimpleNamespace(), THRESHOLD, Log())
+    gen = SimpleNamespace(id=7, bindings=[object(), object()])  # handler ids 1 and 2
+    r.install(gen, (None, None))
+    return r
+
+
+def req(hid: int = 1) -> Any:
+    return SimpleNamespace(hid=hid, route="/r", method="GET", generation=SimpleNamespace(id=7))
+
+
+def test_qualifies_after_warmup_runs_under_the_threshold(runner):
+    for i in range(WARMUP - 1):
+        runner.observe(7, 1, FAST)
+        assert not runner.runs_inline(7, 1, None), i
+    runner.observe(7, 1, FAST)
+    assert runner.runs_inline(7, 1, None)
+    assert not runner.runs_inline(7, 2, None)  # per handler
+    assert not runner.runs_inline(8, 1, None)  # per generation
+
+
+def test_average_over_the_threshold_keeps_it_on_workers(runner):
+    for _ in range(4 * WARMUP):
+        runner.observe(7, 1, SLOW_AVG)
+    assert not runner.runs_inline(7, 1, None)
+    # It qualifies once its average comes down.
+    for _ in range(4 * WARMUP):
+        runner.observe(7, 1, FAST)
+    assert runner.runs_inline(7, 1, None)
+
+
+def test_big_bodies_never_run_inline(runner):
+    for _ in range(WARMUP):
+        runner.observe(7, 1, FAST)
+    assert runner.runs_inline(7, 1, b"x" * MAX_BODY)
+    assert not runner.runs_inline(7, 1, b"x" * (MAX_BODY + 1))
+
+
+def test_other_generations_do_not_count(runner):
+    for _ in range(2 * WARMUP):
+        runner.observe(6, 1, FAST)
+    assert not runner.runs_inline(7, 1, None)
+
+
+def test_each_demotion_doubles_the_runs_needed_and_the_last_one_is_final(runner):
+    for _ in range(WARMUP):
+        runner.observe(7, 1, FAST)
+    need = WARMUP
+    for demotion in range(1, MAX_DEMOTIONS + 1):
+        assert runner.runs_inline(7, 1, None), demotion
+        runner._demote(req(), 0.005)
+        assert not runner.runs_inline(7, 1, None)
+        need *= 2
+        for _ in range(need - 1):
+            runner.observe(7, 1, FAST)
+        assert not runner.runs_inline(7, 1, None), demotion
+        runner.observe(7, 1, FAST)
+        assert runner.runs_inline(7, 1, None), demotion
+    # The (MAX_DEMOTIONS + 1)-th slow run is final.
+    runner._demote(req(), 0.005)
+    for _ in range(64 * WARMUP):
+        runner.observe(7, 1, FAST)
+    assert not runner.runs_inline(7, 1, None)
+    assert "from now on" in runner.logger.lines[-1]
+    assert len(runner.logger.lines) == MAX_DEMOTIONS + 1
+
+
+def test_install_resets_the_record(runner):
+    for _ in range(WARMUP):
+        runner.observe(7, 1, FAST)
+    gen = SimpleNamespace(id=8, bindings=[object(), object()])
+    runner.install(gen, (None, None))
+    assert not runner.runs_inline(8, 1, None)
+    assert runner.gen_id == 8
