@@ -75,6 +75,7 @@ class Engine:
         self._ready_lock = threading.Lock()
         self._wake_pending = False
         self._shed_since = 0.0  # first shed of this loop iteration (see _shed_pause)
+        self._shed_count = 0
         self._inflight: set[Ticket] = set()
         self._stop_lock = threading.Lock()
         self.on_loop_stop: list[Callable[[], None]] = []  # run on the loop thread as it ends
@@ -350,8 +351,9 @@ class Engine:
             # under a queued request.
             pool.queued(req)
         else:
+            self._shed_count += 1  # see _shed_pause
             if not self._shed_since:
-                self._shed_since = time.monotonic()  # see _shed_pause
+                self._shed_since = time.monotonic()
             result = self._shed_result(req)
             ticket.done = True
             self._inflight.discard(ticket)
@@ -365,11 +367,14 @@ class Engine:
 
     #: Longest pause of the I/O thread after a loop iteration that shed requests.
     SHED_YIELD_MAX = 0.005
+    #: Sheds in one loop iteration that make it a retry storm worth pausing for.
+    SHED_STORM = 200
 
     def _shed_pause(self) -> float:
         """How long the loop should sleep before its next poll (loop thread; called
         by :class:`PausingSelector`): twice as long as this iteration spent since
-        its first shed request, at most SHED_YIELD_MAX; 0 when nothing was shed.
+        its first shed request, at most SHED_YIELD_MAX, when it shed at least
+        SHED_STORM requests; else 0.
 
         Under overload, clients that retry at once keep the I/O thread busy
         answering 503s however fast it does so; on a machine with few cores that
@@ -379,10 +384,14 @@ class Engine:
         comes back a few milliseconds later (docs/deadlines-and-overload.md).
         Sleeping *before* the poll rather than after it means whatever arrived
         during the pause is read in the very next iteration."""
-        since = self._shed_since
+        since, count = self._shed_since, self._shed_count
         if not since:
             return 0.0
-        self._shed_since = 0.0
+        self._shed_since, self._shed_count = 0.0, 0
+        if count < self.SHED_STORM:
+            # Overload from clients that wait between requests sheds a few per
+            # iteration: a pause would only delay the admitted requests.
+            return 0.0
         return min(self.SHED_YIELD_MAX, 2 * (time.monotonic() - since))
 
     def _blocked_outcome(self, req: Any, queued: bool) -> None:
