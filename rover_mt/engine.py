@@ -35,6 +35,17 @@ from .worker.shared_store import SharedStore
 UNMATCHED = UNMATCHED_ROUTE
 
 
+def _cancel_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what still runs on a stopped loop (e.g. the admitter of requests
+    blocked for room, when stopping did not wait for them), so no task is destroyed
+    while pending."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 class PausingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
     """The loop's selector, sleeping first when the engine asks (after shedding)."""
 
@@ -126,6 +137,7 @@ class Engine:
             finally:
                 for cb in self.on_loop_stop:
                     cb()
+                _cancel_pending_tasks(loop)
                 loop.close()
 
         self._thread = threading.Thread(target=run_loop, name="rover-io", daemon=True)

@@ -3,9 +3,11 @@ janus queue, about to be queued, or already taken into a worker's batch."""
 
 from __future__ import annotations
 
+import gc
+import logging
 import socket
-import threading
 import struct
+import threading
 import time
 
 from rover_mt import Server
@@ -117,3 +119,30 @@ def test_block_mode_admits_no_more_than_queue_bound_either(tmp_path):
     # place for a blocked request each; the rest are shed at 300 ms.
     assert 8 <= statuses.count(200) <= 13, statuses
     assert statuses.count(200) + statuses.count(503) == 20, statuses
+
+
+def test_stopping_at_once_with_requests_blocked_for_room_leaves_no_pending_task(tmp_path, caplog):
+    """With graceful_timeout = 0 requests may still be blocked for room when the loop
+    ends; the task admitting them is cancelled rather than destroyed while pending."""
+    path = write_app(tmp_path, APP.replace("0.15", "0.3"))
+    srv = Server(path, port=0, workers=1, queue_bound=1, backpressure="block",
+                 backpressure_timeout_ms=5000, graceful_timeout=0, docs=False, log_level="nope")
+    srv.start()
+    socks = []
+    try:
+        for _ in range(6):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            socks.append(s)
+        deadline = time.monotonic() + 5
+        while srv.engine.call_in_loop(lambda: len(srv.engine.dispatcher._waiters)) < 3:
+            assert time.monotonic() < deadline, "requests never blocked"
+            time.sleep(0.01)
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            srv.stop()
+            del srv
+            gc.collect()
+        assert not [r for r in caplog.records if "pending" in r.getMessage()], caplog.text
+    finally:
+        for s in socks:
+            s.close()
