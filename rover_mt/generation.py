@@ -64,6 +64,9 @@ class AppGeneration:
                 hid = len(self.bindings) + 1
                 self.handler_ids[(index, method)] = hid
                 self.bindings.append((hid, spec.template, method, names))
+        # Handlers declared with rover.route { inline = false }: never on the I/O thread.
+        self.never_inline = frozenset(
+            self.handler_ids[(index_of[r.template], r.method)] for r in routes if not r.inline)
 
     def timeout_for(self, route_index: int, default: float) -> float:
         """The handler deadline for a route, in seconds."""

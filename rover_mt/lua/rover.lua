@@ -188,6 +188,9 @@ return function(deps)
     if t ~= nil and (type(t) ~= "number" or t <= 0 or t ~= t) then
       error("rover.route: timeout must be a positive number of seconds", 2)
     end
+    if opts.inline ~= nil and type(opts.inline) ~= "boolean" then
+      error("rover.route: inline must be true or false", 2)
+    end
     return function(fn)
       if type(fn) ~= "function" then error("rover.route{...} must be applied to a function", 2) end
       route_meta[fn] = opts
@@ -307,7 +310,8 @@ return function(deps)
   function core.route_list()
     local out = {}
     for i, r in ipairs(app_routes) do
-      out[i] = { r.template, r.method, r.source, r.meta and r.meta.timeout or false }
+      out[i] = { r.template, r.method, r.source, r.meta and r.meta.timeout or false,
+                 (r.meta and r.meta.inline == false) and true or false }
     end
     return out
   end

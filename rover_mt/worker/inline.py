@@ -18,6 +18,8 @@ Why this cannot hang the server:
   sends the handler back to the workers; it must qualify again over twice as
   many runs, and after ``MAX_DEMOTIONS`` it stays on the workers for this app
   generation.
+* An app can keep a handler off the I/O thread for good with
+  ``rover.route { inline = false }``.
 * Deadlines hold: a guard thread interrupts an inline handler that runs past
   its deadline (``lua_sethook``, as the watchdog does for workers) and the
   client gets the same 504.
@@ -86,6 +88,8 @@ class InlineRunner(LuaRunner):
         self._runs = [0] * n
         self._need = [WARMUP] * n
         self._demoted = [0] * n
+        for hid in gen.never_inline:
+            self._demoted[hid] = MAX_DEMOTIONS + 1  # rover.route { inline = false }
         self.gen_id = gen.id
 
     def _app_for_generation(self, gen: Any) -> Any:

@@ -109,6 +109,7 @@ class LuaRoute:
     source: str
     timeout: float | None = None  # from rover.route { timeout = ... }
     index: int = 0  # 1-based position in core.route_list(), for core.route_meta(i)
+    inline: bool = True  # False: rover.route { inline = false } (never on the I/O thread)
 
 
 class LuaApp:
@@ -185,7 +186,8 @@ class LuaApp:
         out = []
         for i, row in self.core[b"route_list"]().items():
             timeout = row[4] if row[4] is not False else None
-            out.append(LuaRoute(row[1].decode(), row[2].decode(), row[3].decode(), timeout, i))
+            out.append(LuaRoute(row[1].decode(), row[2].decode(), row[3].decode(), timeout, i,
+                                inline=not row[5]))
         return out
 
     def bind(self, hid: int, template: str, method: str, param_names: tuple[str, ...]) -> None:

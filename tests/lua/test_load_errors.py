@@ -96,3 +96,13 @@ def test_cjson_compat(tmp_path):
                                "return api\n")
     with App.load(path, workers=1, docs=False, log_level="nope") as app:
         assert app.handle("GET", "/").json() == {"enc": '{"a":null}', "bad": True}
+
+
+@pytest.mark.parametrize("opts,needle", [
+    ("timeout = -1", "timeout must be a positive number"),
+    ('inline = "no"', "inline must be true or false"),
+])
+def test_bad_route_options_name_the_option_and_line(tmp_path, opts, needle):
+    msg = load_error(tmp_path, "local api = rover.server {}\n"
+                               f"api.x.get = rover.route {{ {opts} }} (function() end)\nreturn api\n")
+    assert needle in msg and "app.lua:2" in msg

@@ -25,7 +25,7 @@ class Log:
 @pytest.fixture
 def runner() -> InlineRunner:
     r = InlineRunner(SimpleNamespace(), THRESHOLD, Log())
-    gen = SimpleNamespace(id=7, bindings=[object(), object()])  # handler ids 1 and 2
+    gen = SimpleNamespace(id=7, bindings=[object(), object()], never_inline=frozenset())  # ids 1, 2
     r.install(gen, (None, None))
     return r
 
@@ -93,7 +93,13 @@ def test_each_demotion_doubles_the_runs_needed_and_the_last_one_is_final(runner)
 def test_install_resets_the_record(runner):
     for _ in range(WARMUP):
         runner.observe(7, 1, FAST)
-    gen = SimpleNamespace(id=8, bindings=[object(), object()])
+    gen = SimpleNamespace(id=8, bindings=[object(), object()], never_inline=frozenset({2}))
     runner.install(gen, (None, None))
     assert not runner.runs_inline(8, 1, None)
     assert runner.gen_id == 8
+    # Handler 2 is declared rover.route { inline = false }: never, however fast.
+    for _ in range(8 * WARMUP):
+        runner.observe(8, 1, FAST)
+        runner.observe(8, 2, FAST)
+    assert runner.runs_inline(8, 1, None)
+    assert not runner.runs_inline(8, 2, None)

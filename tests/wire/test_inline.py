@@ -34,6 +34,10 @@ end
 function api.fast.post(ctx)
   return { worker = rover.worker.id, size = #(ctx:body():text()) }
 end
+-- Fast, but kept off the I/O thread by its author.
+api.pinned.get = rover.route { inline = false } (function()
+  return { worker = rover.worker.id }
+end)
 function api.slow.get()
   local x = 0
   for i = 1, 200000 do x = x + i % 7 end
@@ -119,6 +123,13 @@ def test_slow_handler_stays_on_workers(app):
         seen = workers_seen(srv.port, "/slow", WARMUP + 20)
         assert 0 not in seen
         assert metric(srv.port, "rover_inline_total") == 0
+
+
+def test_route_option_keeps_a_fast_handler_on_workers(app):
+    with Server(app, port=0, workers=2, log_level="error", **THRESHOLD) as srv:
+        assert 0 not in workers_seen(srv.port, "/pinned", 4 * WARMUP)
+        assert until_inline(srv.port, "/fast")[-1] == 0  # the others still qualify
+        assert 0 not in workers_seen(srv.port, "/pinned", 10)
 
 
 def test_setting_zero_turns_it_off(app):
