@@ -30,7 +30,9 @@ class Ticket:
         self.dead = False  # done while still queued: counted in WorkerPool.dead_queued
         self.worker: Any = None
         self.request: Any = None  # set once the Request is built
-        self.service = 0.0  # seconds the worker spent on it (set before deliver)
+        # CPU seconds the worker's handler took, when measured (worker/runner.py,
+        # execute_timed); set before deliver.
+        self.service: float | None = None
 
 
 class Request(NamedTuple):

@@ -16,8 +16,8 @@ Why this cannot hang the server:
   with the body; a big upload goes to a worker).
 * One inline run slower than ``slow`` (20 x the threshold, at least 1 ms)
   sends the handler back to the workers; it must qualify again over twice as
-  many runs, and after ``MAX_DEMOTIONS`` it stays on the workers for this app
-  generation.
+  many runs, and the (``MAX_DEMOTIONS`` + 1)-th time it stays on the workers for
+  this app generation.
 * An app can keep a handler off the I/O thread for good with
   ``rover.route { inline = false }``.
 * Deadlines hold: a guard thread interrupts an inline handler that runs past
@@ -33,10 +33,10 @@ from typing import Any
 
 from ..os_thread import name_os_thread
 from ..request import Request
-from .runner import Answer, LuaRunner, gc_epoch
+from .runner import Answer, LuaRunner
 
 WARMUP = 32  # runs a handler needs, on average under the threshold, to go inline
-MAX_DEMOTIONS = 3  # slow inline runs after which a handler stays on the workers
+MAX_DEMOTIONS = 3  # demotions a handler may come back from; the next one is final
 MAX_BODY = 8192  # larger request bodies always go to a worker
 GUARD_INTERVAL = 0.02  # seconds between the guard thread's deadline checks
 _SMOOTHING = 0.125  # weight of the newest run in the moving average
@@ -151,17 +151,10 @@ class InlineRunner(LuaRunner):
     def run(self, req: Request) -> Answer:
         """Run `req`'s handler on this (the loop) thread."""
         before = self.interrupt.interrupts
-        # CPU time, not wall time: on a busy machine the kernel may preempt the I/O
-        # thread in the middle of a handler, and that is not the handler's cost.
-        # Nor is a collection of Python's cyclic GC (a millisecond or more) that
-        # happened to start during the call: such a run is not counted at all.
-        epoch = gc_epoch()
-        t0 = time.thread_time()
-        answer = self.execute(req)
-        seconds = time.thread_time() - t0
+        answer, seconds = self.execute_timed(req)
         if self.interrupt.interrupts != before:
             self.pool.engine.io_metrics.inc("handler_timeouts_total")
-        if gc_epoch() != epoch:
+        if seconds is None:  # a GC collection ran meanwhile: not counted
             return answer
         if seconds > self.slow:
             self._demote(req, seconds)

@@ -25,7 +25,7 @@ from typing import Any
 from ..request import Request, request_field
 from .compose import DateHeader
 from ..os_thread import name_os_thread
-from .runner import LuaRunner, gc_epoch
+from .runner import LuaRunner
 
 BATCH = 16
 # How often an idle worker looks up from the queue (to pre-build the runtime of a
@@ -131,6 +131,14 @@ class Worker(LuaRunner):
         finally:
             self.pool.warmed(self, gen)
 
+    def _drop_unused_runtimes(self) -> None:
+        """Free runtimes of generations that are swapped out and have no request left."""
+        pool = self.pool
+        current = pool.engine.generation.id
+        for gid in [g for g in self.apps if g != current and not pool.generation_pending(g)]:
+            del self.apps[gid]
+            self.hooks.pop(gid, None)
+
     # -- one request ----------------------------------------------------------
     def _handle(self, req: Request) -> None:
         ticket = req.ticket
@@ -145,17 +153,17 @@ class Worker(LuaRunner):
         metrics.queue_wait(now - req.enqueued)
         ticket.worker = self
         self.busy_since = now
-        # What the handler costs, for direct execution (inline.py): CPU time, and
-        # none at all when a GC collection ran meanwhile.
-        epoch = gc_epoch()
-        cpu = time.thread_time()
         try:
-            status, data, body_len, _msg, _tb = self.execute(req)
+            if pool.engine.inline is not None:
+                # The loop thread learns from it which handlers may run inline.
+                answer, ticket.service = self.execute_timed(req)
+            else:
+                answer = self.execute(req)
+            status, data, body_len, _msg, _tb = answer
         finally:
             # Counted before the answer leaves, so a client that reads its answer
             # and then scrapes /metrics sees this request as finished.
             self.busy_since = 0.0
-            ticket.service = time.thread_time() - cpu if gc_epoch() == epoch else 0.0
             pool.finished(req)
             metrics.inc("completed_total")
         if not self.retired:

@@ -11,6 +11,7 @@ handed over once, which lupa allows (each runtime has its own lock).
 from __future__ import annotations
 
 import gc
+import time
 from typing import Any
 
 from ..request import Request
@@ -20,10 +21,9 @@ from .interrupt import RuntimeHook, WorkerInterrupt
 NO_MEMORY = "not enough memory"
 _TIMEOUT_BODY = b'{"error":"Handler timed out"}'
 
-def gc_epoch() -> tuple[int, int]:
+def _gc_epoch() -> tuple[int, int]:
     """Changes whenever Python's cyclic GC runs (young collections since the last
-    middle one, middle ones since the last full one). A handler timing taken across
-    a collection (a millisecond or more) measures the GC, not the handler."""
+    middle one, middle ones since the last full one)."""
     _, young, old = gc.get_count()
     return young, old
 
@@ -54,14 +54,6 @@ class LuaRunner:
             self.apps[gen.id] = app
         return app
 
-    def _drop_unused_runtimes(self) -> None:
-        """Free runtimes of generations that are swapped out and have no request left."""
-        pool = self.pool
-        current = pool.engine.generation.id
-        for gid in [g for g in self.apps if g != current and not pool.generation_pending(g)]:
-            del self.apps[gid]
-            self.hooks.pop(gid, None)
-
     # -- one request ----------------------------------------------------------
     def execute(self, req: Request) -> Answer:
         """Run `req`'s handler and encode the answer; never raises."""
@@ -85,6 +77,17 @@ class LuaRunner:
         if app is not None and self.handled & 63 == 0:
             self.lua_memory = app.memory_used()
         return answer
+
+    def execute_timed(self, req: Request) -> tuple[Answer, float | None]:
+        """:meth:`execute`, plus the CPU seconds it took, for direct execution
+        (inline.py). CPU time, not wall time: the kernel may preempt the thread in
+        the middle of a handler. None when Python's cyclic GC ran meanwhile: a
+        collection (a millisecond or more) is not the handler's cost."""
+        epoch = _gc_epoch()
+        t0 = time.thread_time()
+        answer = self.execute(req)
+        seconds = time.thread_time() - t0
+        return answer, (seconds if _gc_epoch() == epoch else None)
 
     def _python_answer(self, req: Request, status: int, body: bytes, log_msg: Any) -> Answer:
         """An answer made here rather than by the Lua side (errors around the call)."""
