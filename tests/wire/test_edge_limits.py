@@ -18,7 +18,7 @@ from rover_mt.net.connection import LINGER_TIMEOUT
 from rover_mt.protocol import available_backends
 from tests.helpers import write_app
 from tests.wire.test_edge_support import (
-    Canary, catch_all_app, connect, exchange, open_fds, parse_responses, wait_fds,
+    SLOW_ROUTE, Canary, catch_all_app, connect, exchange, open_fds, parse_responses, wait_fds,
 )
 
 ECHO_APP = """
@@ -28,11 +28,7 @@ function api.headers.post(ctx)
   for k, v in pairs(ctx:headers()) do out[k] = v end
   return { headers = out, body = ctx:body():text() }
 end
-function api.slow.get(ctx)
-  local t = os.clock() + tonumber(ctx:query().s or "0.2")
-  while os.clock() < t do end
-  return "slow"
-end
+""" + SLOW_ROUTE + """
 function api.big.p_n.get(ctx) return string.rep("x", tonumber(ctx:params().n)) end
 return api
 """

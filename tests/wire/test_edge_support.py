@@ -15,6 +15,15 @@ from pathlib import Path
 
 from tests.helpers import write_app
 
+# GET /slow?s=SECONDS spins in Lua for that long (0.2 s by default).
+SLOW_ROUTE = """
+function api.slow.get(ctx)
+  local t = os.clock() + tonumber(ctx:query().s or "0.2")
+  while os.clock() < t do end
+  return "slow"
+end
+"""
+
 # Every path and every method answers 200 "ok", so a well-formed request never
 # gets a routing 4xx and the status says only what the HTTP layer decided.
 CATCH_ALL_APP = """
@@ -24,11 +33,7 @@ for _, m in ipairs({ "get", "post", "put", "patch", "delete", "options" }) do
   api[m] = ok
   api["p_*path"][m] = ok
 end
-function api.slow.get(ctx)
-  local t = os.clock() + tonumber(ctx:query().s or "0.2")
-  while os.clock() < t do end
-  return "slow"
-end
+""" + SLOW_ROUTE + """
 return api
 """
 
