@@ -9,9 +9,9 @@ thread, so routing, limits, deadlines and counting are the same for both.
 from __future__ import annotations
 
 import asyncio
-import selectors
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -23,6 +23,7 @@ from .dispatch import Dispatcher, Submitted
 from .generation import AppGeneration
 from .config import parse_ip_list
 from .observe import CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, Metrics
+from .net.selector import ServingSelector
 from .observe.logger import Logger
 from .os_thread import name_os_thread
 from .request import Request, Ticket
@@ -46,20 +47,6 @@ def _cancel_pending_tasks(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
-class PausingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
-    """The loop's selector, sleeping first when the engine asks (after shedding)."""
-
-    def __init__(self, pause_for: Callable[[], float]) -> None:
-        super().__init__()
-        self._pause_for = pause_for
-
-    def select(self, timeout: float | None = None) -> list[Any]:
-        pause = self._pause_for()
-        if pause > 0:
-            time.sleep(pause)  # releases the GIL and the CPU
-        return super().select(timeout)
-
-
 class Engine:
     """Everything but the sockets. Start with :meth:`start`, stop with :meth:`stop`."""
 
@@ -73,6 +60,7 @@ class Engine:
         self.metrics = Metrics()
         self.shared = SharedStore()
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.selector: ServingSelector | None = None  # serves the client sockets
         self._thread: threading.Thread | None = None
         self.dispatcher: Dispatcher | None = None
         self.pool: WorkerPool | None = None
@@ -110,7 +98,9 @@ class Engine:
 
         def run_loop() -> None:
             name_os_thread("rover-io")
-            loop = asyncio.SelectorEventLoop(PausingSelector(self._shed_pause))
+            self.selector = ServingSelector(self._shed_pause, self._transport_failed,
+                                            self._answers_meanwhile)
+            loop = asyncio.SelectorEventLoop(self.selector)
             self.loop = loop
             asyncio.set_event_loop(loop)
             try:
@@ -384,7 +374,7 @@ class Engine:
 
     def _shed_pause(self) -> float:
         """How long the loop should sleep before its next poll (loop thread; called
-        by :class:`PausingSelector`): twice as long as this iteration spent since
+        by :class:`~rover_mt.net.selector.ServingSelector`): twice as long as this iteration spent since
         its first shed request, at most SHED_YIELD_MAX, when it shed at least
         SHED_STORM requests; else 0.
 
@@ -405,6 +395,13 @@ class Engine:
             # iteration: a pause would only delay the admitted requests.
             return 0.0
         return min(self.SHED_YIELD_MAX, 2 * (time.monotonic() - since))
+
+    def _transport_failed(self, exc: BaseException, transport: Any) -> None:
+        """A bug surfaced while serving one socket (loop thread): log it with its
+        traceback and drop that connection; the others go on."""
+        self.logger.error(f"internal error serving a connection: {exc!r}",
+                          traceback="".join(traceback.format_exception(exc)))
+        transport.abort()
 
     def _blocked_outcome(self, req: Any, queued: bool) -> None:
         """Block mode: the request got room in the queue, or ran out of time."""
@@ -444,6 +441,12 @@ class Engine:
                 loop.call_soon_threadsafe(self._flush_ready)
             except RuntimeError:  # loop closed during shutdown
                 pass
+
+    def _answers_meanwhile(self) -> None:
+        """Write the workers' answers now rather than after the current batch of
+        socket events (ServingSelector calls this during long batches)."""
+        if self._ready:
+            self._flush_ready()
 
     def _flush_ready(self) -> None:
         with self._ready_lock:

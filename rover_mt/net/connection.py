@@ -1,4 +1,5 @@
-"""① ⑥ One HTTP/1.1 connection on the I/O thread (asyncio Protocol callbacks).
+"""① ⑥ One HTTP/1.1 connection on the I/O thread (asyncio Protocol callbacks,
+from a :class:`~rover_mt.net.transport.SocketTransport`).
 
 Bytes go to the parser backend; a complete request goes to the engine; the
 response bytes come back through :meth:`HttpConnection.on_result` and are written

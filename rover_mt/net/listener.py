@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import AddressInUseError, StartupError
 from ..protocol import Limits, resolve_backend
 from .connection import HttpConnection
+from .transport import SocketTransport
 
 SWEEP_INTERVAL = 0.25
 SWEEP_TICK = 0.025  # one slice of the sweep every 25 ms ...
@@ -94,7 +95,8 @@ class Listener:
 
     def _accept(self) -> None:
         loop = self._loop
-        assert loop is not None
+        selector = self.engine.selector
+        assert loop is not None and selector is not None
         for _ in range(ACCEPT_BATCH):
             if len(self.connections) >= self.config.max_connections:
                 self._pause_accepting()
@@ -116,7 +118,7 @@ class Listener:
             except OSError:
                 pass
             self.accepted += 1
-            loop.create_task(loop.connect_accepted_socket(lambda: HttpConnection(self), conn))
+            SocketTransport(loop, selector, conn, HttpConnection(self))
 
     def connection_opened(self, conn: HttpConnection) -> None:
         self.connections.add(conn)
@@ -183,9 +185,9 @@ class Listener:
         if loop is None or loop.is_closed() or loop.is_running():
             self.abort_all()
             return
-        # Accepted sockets whose transports are still being set up get a turn first
-        # so that they can be aborted too; abort() schedules connection_lost (which
-        # closes the socket) with call_soon, so those need turns after.
+        # A few turns first, so that callbacks already scheduled (connections
+        # closing) run; abort() schedules connection_lost (which closes the socket)
+        # with call_soon, so those need turns after.
         for _ in range(2):
             for _ in range(3):
                 loop.run_until_complete(asyncio.sleep(0))

@@ -1,0 +1,94 @@
+"""① The I/O loop's selector: client sockets are served right where they are polled.
+
+asyncio turns every ready socket into a callback object, queues it, and runs it
+through its transport classes: about 15 µs of Python per request on this path,
+as much as rover-mt's own parsing, routing and Lua call together. Client sockets
+are therefore registered here with a :class:`~rover_mt.net.transport.SocketTransport`
+as their key data, and :meth:`ServingSelector.select` hands their events straight
+to it. Everything else asyncio registered (the listening socket, its wake-up
+pipe) is returned to the loop as usual, and timers, ``call_soon`` callbacks and
+tasks run exactly as before (docs/architecture.md, "The I/O thread").
+"""
+
+from __future__ import annotations
+
+import selectors
+import time
+from collections.abc import Callable
+from typing import Any
+
+EVENT_READ = selectors.EVENT_READ
+EVENT_WRITE = selectors.EVENT_WRITE
+
+
+class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+    """The loop's selector: serves client sockets itself and, after a retry storm
+    of 503s, sleeps before polling when the engine asks (``pause_for``)."""
+
+    #: Client socket events handled between two calls of ``between``.
+    BETWEEN_EVERY = 16
+
+    def __init__(self, pause_for: Callable[[], float],
+                 on_error: Callable[[BaseException, Any], None],
+                 between: Callable[[], None] = lambda: None) -> None:
+        super().__init__()
+        self._pause_for = pause_for
+        self._on_error = on_error
+        # Called now and then while a long batch of events is handled: the engine
+        # writes the workers' answers that arrived meanwhile (under a retry storm a
+        # batch is hundreds of sockets, ~10 ms, which they would otherwise wait).
+        self._between = between
+        #: Transports with output written since the last flush (see flush()).
+        self.unsent: list[Any] = []
+
+    def flush(self) -> bool:
+        """Send the output every connection queued since the last flush.
+
+        On loopback a send wakes the client's thread when it sleeps, and on a
+        virtual machine that wake-up (an interrupt to the other core) was a fifth
+        of the I/O thread's time: one per answer while answers went out one by
+        one. Sent together, only the first answer of a batch wakes the client.
+
+        Returns whether there was anything to send."""
+        unsent = self.unsent
+        if not unsent:
+            return False
+        self.unsent = []
+        for transport in unsent:
+            try:
+                transport.on_writable()
+            except Exception as exc:
+                self._on_error(exc, transport)
+        return True
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        if self.flush():  # what callbacks of the last loop iteration wrote
+            # Sending may have scheduled callbacks (a connection closing); asyncio
+            # chose the timeout before they existed, so do not block now.
+            timeout = 0
+        pause = self._pause_for()
+        if pause > 0:
+            time.sleep(pause)  # releases the GIL and the CPU
+        ready = super().select(timeout)
+        theirs = []
+        countdown = self.BETWEEN_EVERY
+        for key, events in ready:
+            transport = key.data
+            if type(transport) is tuple:  # asyncio's (reader, writer) handles
+                theirs.append((key, events))
+                continue
+            countdown -= 1
+            if not countdown:
+                countdown = self.BETWEEN_EVERY
+                self._between()
+            if transport.closed:
+                continue  # closed by an earlier event of this batch
+            try:
+                if events & EVENT_READ:
+                    transport.on_readable()
+                if events & EVENT_WRITE and not transport.closed:
+                    transport.on_writable()
+            except Exception as exc:  # a bug must not stop the loop: drop this connection
+                self._on_error(exc, transport)
+        self.flush()
+        return theirs
