@@ -443,10 +443,15 @@ class Engine:
                 pass
 
     def _answers_meanwhile(self) -> None:
-        """Write the workers' answers now rather than after the current batch of
-        socket events (ServingSelector calls this during long batches)."""
+        """Send the workers' answers now rather than after the current batch of
+        socket events (ServingSelector calls this during long batches). Only
+        theirs: sending the batch's 503s early as well would only bring the
+        retries of a storm back sooner."""
         if self._ready:
+            selector = self.selector
+            queued = len(selector.unsent)
             self._flush_ready()
+            selector.flush_since(queued)
 
     def _flush_ready(self) -> None:
         with self._ready_lock:

@@ -41,6 +41,20 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
         #: Transports with output written since the last flush (see flush()).
         self.unsent: list[Any] = []
 
+    def flush_since(self, start: int) -> None:
+        """Send now the output of the transports queued after the first `start`
+        (the rest keeps its place in this iteration's batch)."""
+        unsent = self.unsent
+        if len(unsent) <= start:
+            return
+        urgent = unsent[start:]
+        del unsent[start:]
+        for transport in urgent:
+            try:
+                transport.on_writable()
+            except Exception as exc:
+                self._on_error(exc, transport)
+
     def flush(self) -> bool:
         """Send the output every connection queued since the last flush.
 

@@ -3,12 +3,14 @@ Lua: when a handler qualifies to run on the I/O thread, and when it loses that."
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from rover_mt.worker.inline import MAX_BODY, MAX_DEMOTIONS, WARMUP, InlineRunner
+from rover_mt.worker.runner import GC_EXCUSE
 
 THRESHOLD = 50e-6
 FAST, SLOW_AVG = 10e-6, 80e-6
@@ -103,3 +105,35 @@ def test_install_resets_the_record(runner):
         runner.observe(8, 2, FAST)
     assert runner.runs_inline(8, 1, None)
     assert not runner.runs_inline(8, 2, None)
+
+
+class _Timed(InlineRunner):
+    """execute() replaced: burns `cpu` seconds of CPU, collecting garbage first
+    when `collect` is set."""
+
+    cpu = 0.0
+    collect = False
+
+    def execute(self, req: Any) -> Any:  # type: ignore[override]
+        if self.collect:
+            import gc
+            gc.collect(0)
+        end = time.thread_time() + self.cpu
+        while time.thread_time() < end:
+            pass
+        return "answer"
+
+
+@pytest.mark.parametrize("cpu, collect, counted", [
+    (0.002, False, True),
+    (0.002, True, False),  # short and a collection ran: not the handler's cost
+    (GC_EXCUSE + 0.02, True, True),  # far longer than any collection: counted anyway
+])
+def test_timed_runs_excuse_only_short_runs_during_a_collection(cpu, collect, counted):
+    r = _Timed(SimpleNamespace(), THRESHOLD, Log())
+    r.cpu, r.collect = cpu, collect
+    answer, seconds = r.execute_timed(req())
+    assert answer == "answer"
+    assert (seconds is not None) is counted
+    if counted:
+        assert seconds >= cpu
