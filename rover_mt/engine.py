@@ -368,21 +368,25 @@ class Engine:
         return None
 
     #: Longest pause of the I/O thread after a loop iteration that shed requests.
-    SHED_YIELD_MAX = 0.005
+    SHED_YIELD_MAX = 0.008
     #: Sheds in one loop iteration that make it a retry storm worth pausing for.
     SHED_STORM = 200
+    #: The pause, as a multiple of the time the iteration spent shedding (3 and
+    #: 8 ms measured better than 2 and 5 ms, or 4 and 10 ms: see
+    #: docs/deadlines-and-overload.md).
+    SHED_YIELD_RATIO = 3.0
 
     def _shed_pause(self) -> float:
         """How long the loop should sleep before its next poll (loop thread; called
-        by :class:`~rover_mt.net.selector.ServingSelector`): twice as long as this iteration spent since
-        its first shed request, at most SHED_YIELD_MAX, when it shed at least
-        SHED_STORM requests; else 0.
+        by :class:`~rover_mt.net.selector.ServingSelector`): SHED_YIELD_RATIO times
+        as long as this iteration spent since its first shed request, at most
+        SHED_YIELD_MAX, when it shed at least SHED_STORM requests; else 0.
 
         Under overload, clients that retry at once keep the I/O thread busy
         answering 503s however fast it does so; on a machine with few cores that
         takes CPU time from the workers, the only threads doing useful work, and
         the requests that were admitted wait longer. Capping the shedding at about
-        a third of the I/O thread's time hands that CPU back to the workers; a 503
+        a quarter of the I/O thread's time hands that CPU back to the workers; a 503
         comes back a few milliseconds later (docs/deadlines-and-overload.md).
         Sleeping *before* the poll rather than after it means whatever arrived
         during the pause is read in the very next iteration."""
@@ -394,7 +398,7 @@ class Engine:
             # Overload from clients that wait between requests sheds a few per
             # iteration: a pause would only delay the admitted requests.
             return 0.0
-        return min(self.SHED_YIELD_MAX, 2 * (time.monotonic() - since))
+        return min(self.SHED_YIELD_MAX, self.SHED_YIELD_RATIO * (time.monotonic() - since))
 
     def _transport_failed(self, exc: BaseException, transport: Any) -> None:
         """A bug surfaced while serving one socket (loop thread): log it with its
