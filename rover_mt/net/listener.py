@@ -118,7 +118,12 @@ class Listener:
             except OSError:
                 pass
             self.accepted += 1
-            SocketTransport(loop, selector, conn, HttpConnection(self))
+            try:
+                SocketTransport(loop, selector, conn, HttpConnection(self))
+            except OSError as exc:  # e.g. the client reset it already: drop it, go on
+                conn.close()
+                self.engine.logger.debug("could not register an accepted connection",
+                                         error=exc.strerror or repr(exc))
 
     def connection_opened(self, conn: HttpConnection) -> None:
         self.connections.add(conn)
