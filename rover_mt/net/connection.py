@@ -269,7 +269,8 @@ class HttpConnection(asyncio.Protocol):
             return
         self.engine.record_protocol_error(err.status, self.client_ip)
         transport.write(encode_error(err.status, err.reason, date=self.engine.date(),
-                                     request_id=self.engine.new_request_id()))
+                                     request_id=self.engine.new_request_id(),
+                                     head_only=self.parser.head_method))
         self._close_lingering()
 
     # -- transport helpers --------------------------------------------------------

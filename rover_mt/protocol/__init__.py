@@ -69,6 +69,12 @@ class Parser(Protocol):
         """True while bytes of a not-yet-complete request head or body are buffered."""
         ...
 
+    @property
+    def head_method(self) -> bool:
+        """True when the request being parsed (or the one refused last) starts with
+        the HEAD method token: an error answer to it must not carry a body."""
+        ...
+
 
 def _httptools_importable() -> bool:
     return importlib.util.find_spec("httptools") is not None

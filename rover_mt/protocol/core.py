@@ -57,6 +57,7 @@ class FramedParser:
         "_remaining",
         "_error",
         "_eof",
+        "_head_method",
     )
 
     def __init__(self, decoder: Decoder, limits: Limits, *, fast_path: bool = True) -> None:
@@ -74,6 +75,7 @@ class FramedParser:
         self._remaining = 0
         self._error: ProtocolError | None = None
         self._eof = False
+        self._head_method = False
 
     @property
     def in_progress(self) -> bool:
@@ -82,6 +84,11 @@ class FramedParser:
         if state == _HEAD:
             return self._head_started or bool(self._buf)
         return state == _LENGTH or state == _CHUNKED
+
+    @property
+    def head_method(self) -> bool:
+        """True when the current (or last refused) request starts with ``HEAD ``."""
+        return self._head_method
 
     def feed(self, data: bytes) -> list[Event]:
         """Parse ``data`` as far as possible; see :class:`rover_mt.protocol.Parser`."""
@@ -148,8 +155,14 @@ class FramedParser:
                         if pos == end or (pos + 1 == end and buf[pos] == 13):
                             break
                     self._head_started = True
+                    # Before anything can refuse the head (the plain reader checks
+                    # Host, lengths ...); looked at again below while the head
+                    # arrives in pieces, since the buffer holds it from its start.
+                    self._head_method = buf.startswith(b"HEAD ", pos)
                     if plain is not None:
                         found = plain.read(buf, pos)
+                else:
+                    self._head_method = buf.startswith(b"HEAD ", pos)
                 if found is None:
                     if first_look:  # a new head: the scanner starts afresh
                         self._head_scanner.reset()

@@ -89,11 +89,14 @@ def encode_response(
 _JSON_HEADERS = [(b"Content-Type", b"application/json")]
 
 
-def encode_error(status: int, message: str, *, date: bytes, request_id: bytes = b"") -> bytes:
+def encode_error(status: int, message: str, *, date: bytes, request_id: bytes = b"",
+                 head_only: bool = False) -> bytes:
     """A closing error response with JSON body ``{"error": message}`` (protocol errors).
 
     `request_id`, when given, is sent as ``X-Request-Id`` like on every other response.
+    `head_only` (the refused request said HEAD) leaves the body out, as for any
+    answer to HEAD; Content-Length still gives its size.
     """
     body = orjson.dumps({"error": message})
     headers = _JSON_HEADERS + [(b"X-Request-Id", request_id)] if request_id else _JSON_HEADERS
-    return encode_response(status, headers, body, keep_alive=False, head_only=False, date=date)
+    return encode_response(status, headers, body, keep_alive=False, head_only=head_only, date=date)

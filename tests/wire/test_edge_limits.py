@@ -59,6 +59,19 @@ def test_413_is_sent_before_the_body(echo_server: Server) -> None:
     assert responses[0].headers["connection"] == "close"
 
 
+@pytest.mark.parametrize("head", [
+    b"HEAD /headers HTTP/1.1\r\n\r\n",  # refused by the plain-head reader: no Host
+    b"HEAD /head\x00ers HTTP/1.1\r\nHost: a\r\n\r\n",  # refused by the head scanner
+])
+def test_a_refused_head_request_gets_its_error_without_a_body(echo_server: Server, head: bytes) -> None:
+    # Found by test_edge_fuzz: a client that sent HEAD reads no body after the
+    # head, so a body would be taken for the start of a next response.
+    ex = exchange(echo_server.port, [head], head_methods=[True], half_close=True)
+    assert ex.closed and [r.status for r in ex.responses] == [400]
+    assert int(ex.responses[0].headers["content-length"]) > 0
+    assert ex.rest == b""
+
+
 def test_413_survives_a_client_that_keeps_sending(echo_server: Server) -> None:
     # The client streams its body regardless; the server must not reset the
     # connection (which would destroy the 413 before the client reads it).
