@@ -98,7 +98,9 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
             if transport.closed:
                 continue  # closed by an earlier event of this batch
             try:
-                if events & EVENT_READ:
+                # Still polled for reading: something earlier in this batch (the
+                # engine writing an answer) may have paused it since the poll.
+                if events & EVENT_READ and transport.mask & EVENT_READ:
                     transport.on_readable()
                 if events & EVENT_WRITE and not transport.closed:
                     transport.on_writable()

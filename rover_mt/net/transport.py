@@ -33,7 +33,7 @@ READ_SIZE = 65536
 class SocketTransport(asyncio.Transport):
     """A non-blocking TCP socket served by :class:`ServingSelector`."""
 
-    __slots__ = ("_loop", "_selector", "_sock", "_fd", "_protocol", "_mask", "_buffer",
+    __slots__ = ("_loop", "_selector", "_sock", "_fd", "_protocol", "mask", "_buffer",
                  "_reading", "_closing", "closed", "_eof_wanted", "_eof_sent", "_high",
                  "_low", "_write_paused", "_peer")
 
@@ -44,7 +44,7 @@ class SocketTransport(asyncio.Transport):
         self._sock = sock
         self._fd = sock.fileno()
         self._protocol: Any = protocol
-        self._mask = 0
+        self.mask = 0  # the events the selector polls this socket for
         self._buffer = bytearray()  # accepted by write() but not yet by the kernel
         self._reading = True
         self._closing = False  # close() or abort() was called
@@ -95,9 +95,9 @@ class SocketTransport(asyncio.Transport):
 
     def _after_send(self) -> None:
         if self._buffer:
-            self._set_mask(self._mask | EVENT_WRITE)
+            self._set_mask(self.mask | EVENT_WRITE)
         else:
-            self._set_mask(self._mask & ~EVENT_WRITE)
+            self._set_mask(self.mask & ~EVENT_WRITE)
             if self._closing:
                 self._finish(None)
                 return
@@ -113,7 +113,7 @@ class SocketTransport(asyncio.Transport):
         if self._closing or self._eof_wanted or not data:
             return  # like asyncio: writing after close or write_eof is dropped
         buffer = self._buffer
-        if not buffer and not self._mask & EVENT_WRITE:
+        if not buffer and not self.mask & EVENT_WRITE:
             self._selector.unsent.append(self)
         buffer += data
         if not self._write_paused and len(buffer) > self._high:
@@ -152,12 +152,12 @@ class SocketTransport(asyncio.Transport):
     def pause_reading(self) -> None:
         if self._reading and not self._closing:
             self._reading = False
-            self._set_mask(self._mask & ~EVENT_READ)
+            self._set_mask(self.mask & ~EVENT_READ)
 
     def resume_reading(self) -> None:
         if not self._reading and not self._closing:
             self._reading = True
-            self._set_mask(self._mask | EVENT_READ)
+            self._set_mask(self.mask | EVENT_READ)
 
     def is_reading(self) -> bool:
         return self._reading and not self._closing
@@ -194,10 +194,10 @@ class SocketTransport(asyncio.Transport):
     # -- internals ------------------------------------------------------------
     def _set_mask(self, mask: int) -> None:
         """Poll the socket for `mask` (nothing at all once it is 0)."""
-        old = self._mask
+        old = self.mask
         if mask == old or self.closed:
             return
-        self._mask = mask
+        self.mask = mask
         sel = self._selector
         if not old:
             sel.register(self._fd, mask, self)
@@ -208,7 +208,7 @@ class SocketTransport(asyncio.Transport):
 
     def _stop_reading(self) -> None:
         self._reading = False
-        self._set_mask(self._mask & ~EVENT_READ)
+        self._set_mask(self.mask & ~EVENT_READ)
 
     def _shutdown_write(self) -> None:
         if self._eof_sent:

@@ -261,3 +261,22 @@ def test_flush_since_sends_only_the_later_output(rig: Rig):
     assert rig.selector.unsent == [t_early] and t_early.get_write_buffer_size() == 3
     rig.selector.flush()
     assert recv_exactly(c_early, 3) == b"503"
+
+
+def test_a_socket_paused_earlier_in_the_same_batch_is_not_read(rig: Rig):
+    a, b = Recorder(), Recorder()
+    ta, ca = rig.pair(a)
+    tb, cb = rig.pair(b)
+    # Whichever is read first pauses the other, between the poll and its turn.
+    a.on_data = lambda data: tb.pause_reading()
+    b.on_data = lambda data: ta.pause_reading()
+    ca.sendall(b"A")
+    cb.sendall(b"B")
+    time.sleep(0.05)  # both readable before the one poll below
+    rig.selector.select(5.0)
+    assert sorted([a.data, b.data]) == [b"", b"B"] or sorted([a.data, b.data]) == [b"", b"A"]
+    a.on_data = b.on_data = None
+    ta.resume_reading()
+    tb.resume_reading()
+    rig.turn(lambda: a.data == b"A" and b.data == b"B")
+    assert (a.data, b.data) == (b"A", b"B")
