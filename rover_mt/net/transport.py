@@ -35,7 +35,7 @@ class SocketTransport(asyncio.Transport):
 
     __slots__ = ("_loop", "_selector", "_sock", "_fd", "_protocol", "mask", "_buffer",
                  "_reading", "_closing", "closed", "_eof_wanted", "_eof_sent", "_high",
-                 "_low", "_write_paused", "_peer")
+                 "_low", "_write_paused", "_peer", "_peer_eof")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, selector: ServingSelector,
                  sock: socket.socket, protocol: asyncio.Protocol) -> None:
@@ -54,6 +54,7 @@ class SocketTransport(asyncio.Transport):
         self._high = 65536
         self._low = 16384
         self._write_paused = False
+        self._peer_eof = False  # the peer shut down its sending side: never read again
         try:
             self._peer = sock.getpeername()
         except OSError:
@@ -74,6 +75,7 @@ class SocketTransport(asyncio.Transport):
             self._protocol.data_received(data)
             return
         # The peer shut down its sending side.
+        self._peer_eof = True
         self._stop_reading()
         if not self._closing and not self._protocol.eof_received():
             self.close()
@@ -155,7 +157,7 @@ class SocketTransport(asyncio.Transport):
             self._set_mask(self.mask & ~EVENT_READ)
 
     def resume_reading(self) -> None:
-        if not self._reading and not self._closing:
+        if not self._reading and not self._closing and not self._peer_eof:
             self._reading = True
             self._set_mask(self.mask | EVENT_READ)
 

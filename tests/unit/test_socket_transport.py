@@ -280,3 +280,20 @@ def test_a_socket_paused_earlier_in_the_same_batch_is_not_read(rig: Rig):
     tb.resume_reading()
     rig.turn(lambda: a.data == b"A" and b.data == b"B")
     assert (a.data, b.data) == (b"A", b"B")
+
+
+def test_after_the_peer_eof_resuming_reading_reads_nothing_again(rig: Rig):
+    keeping = Recorder(keep_open_on_eof=True)
+    transport, client = rig.pair(keeping)
+    client.shutdown(socket.SHUT_WR)
+    rig.turn(lambda: "eof" in keeping.events)
+    # Like asyncio: once the peer has finished sending, there is nothing to resume.
+    transport.pause_reading()
+    transport.resume_reading()
+    assert not transport.is_reading()
+    rig.turn()
+    assert keeping.events == ["made", "eof"]
+    transport.write(b"still answering")
+    transport.close()
+    rig.turn(lambda: "lost" in keeping.events)
+    assert recv_exactly(client, 64) == b"still answering"
