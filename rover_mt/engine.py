@@ -455,7 +455,7 @@ class Engine:
             selector = self.selector
             queued = len(selector.unsent)
             self._flush_ready()
-            selector.flush_since(queued)
+            selector.flush(queued)
 
     def _flush_ready(self) -> None:
         with self._ready_lock:

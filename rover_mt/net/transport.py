@@ -5,7 +5,8 @@ connection's answers together, once per loop iteration (net/selector.py).
 
 A small asyncio-style transport: :class:`~rover_mt.net.connection.HttpConnection`
 talks to it through the methods of ``asyncio.Transport`` it uses (write,
-write_eof, close, abort, pause/resume reading, write buffer limits) and gets the
+write_eof, close, abort, pause/resume reading, write buffer limits; only those
+are implemented) and gets the
 usual protocol callbacks back. The difference is the path in: the selector calls
 :meth:`SocketTransport.on_readable` / :meth:`on_writable` directly
 (net/selector.py), without asyncio's callback objects in between.
@@ -34,8 +35,8 @@ class SocketTransport(asyncio.Transport):
     """A non-blocking TCP socket served by :class:`ServingSelector`."""
 
     __slots__ = ("_loop", "_selector", "_sock", "_fd", "_protocol", "mask", "_buffer",
-                 "_reading", "_closing", "closed", "_eof_wanted", "_eof_sent", "_high",
-                 "_low", "_write_paused", "_peer", "_peer_eof")
+                 "_closing", "closed", "_eof_wanted", "_high", "_low", "_write_paused",
+                 "_peer", "_peer_eof")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, selector: ServingSelector,
                  sock: socket.socket, protocol: asyncio.Protocol) -> None:
@@ -44,13 +45,11 @@ class SocketTransport(asyncio.Transport):
         self._sock = sock
         self._fd = sock.fileno()
         self._protocol: Any = protocol
-        self.mask = 0  # the events the selector polls this socket for
+        self.mask = 0  # the events the selector polls this socket for (reading: EVENT_READ)
         self._buffer = bytearray()  # accepted by write() but not yet by the kernel
-        self._reading = True
         self._closing = False  # close() or abort() was called
         self.closed = False  # the socket is closed and connection_lost is scheduled
-        self._eof_wanted = False  # write_eof() once the buffer is sent
-        self._eof_sent = False
+        self._eof_wanted = False  # write_eof() was called: shut down once the buffer is sent
         self._high = 65536
         self._low = 16384
         self._write_paused = False
@@ -122,9 +121,6 @@ class SocketTransport(asyncio.Transport):
             self._write_paused = True
             self._protocol.pause_writing()
 
-    def writelines(self, list_of_data: Any) -> None:
-        self.write(b"".join(list_of_data))
-
     def write_eof(self) -> None:
         if self._closing or self._eof_wanted:
             return
@@ -152,17 +148,15 @@ class SocketTransport(asyncio.Transport):
         return self._closing
 
     def pause_reading(self) -> None:
-        if self._reading and not self._closing:
-            self._reading = False
-            self._set_mask(self.mask & ~EVENT_READ)
+        if not self._closing:
+            self._stop_reading()
 
     def resume_reading(self) -> None:
-        if not self._reading and not self._closing and not self._peer_eof:
-            self._reading = True
+        if not self._closing and not self._peer_eof:
             self._set_mask(self.mask | EVENT_READ)
 
     def is_reading(self) -> bool:
-        return self._reading and not self._closing
+        return bool(self.mask & EVENT_READ)
 
     def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
         high = 65536 if high is None else high
@@ -172,26 +166,12 @@ class SocketTransport(asyncio.Transport):
     def get_write_buffer_size(self) -> int:
         return len(self._buffer)
 
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return (self._low, self._high)
-
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "peername":
             return self._peer
         if name == "socket":
             return None if self.closed else self._sock
-        if name == "sockname":
-            try:
-                return self._sock.getsockname()
-            except OSError:
-                return default
         return default
-
-    def get_protocol(self) -> Any:
-        return self._protocol
-
-    def set_protocol(self, protocol: Any) -> None:
-        self._protocol = protocol
 
     # -- internals ------------------------------------------------------------
     def _set_mask(self, mask: int) -> None:
@@ -209,13 +189,11 @@ class SocketTransport(asyncio.Transport):
             sel.modify(self._fd, mask, self)
 
     def _stop_reading(self) -> None:
-        self._reading = False
         self._set_mask(self.mask & ~EVENT_READ)
 
     def _shutdown_write(self) -> None:
-        if self._eof_sent:
-            return
-        self._eof_sent = True
+        # Runs once: after write_eof() nothing more is written, so the buffer
+        # empties (and brings us here) only once.
         try:
             self._sock.shutdown(socket.SHUT_WR)
         except OSError as exc:  # the peer is gone already

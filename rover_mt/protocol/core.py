@@ -155,14 +155,11 @@ class FramedParser:
                         if pos == end or (pos + 1 == end and buf[pos] == 13):
                             break
                     self._head_started = True
-                    # Before anything can refuse the head (the plain reader checks
-                    # Host, lengths ...); looked at again below while the head
-                    # arrives in pieces, since the buffer holds it from its start.
-                    self._head_method = buf.startswith(b"HEAD ", pos)
-                    if plain is not None:
-                        found = plain.read(buf, pos)
-                else:
-                    self._head_method = buf.startswith(b"HEAD ", pos)
+                # Before anything can refuse the head (the plain reader checks Host,
+                # lengths ...); again on every piece, as the buffer holds it from its start.
+                self._head_method = buf.startswith(b"HEAD ", pos)
+                if first_look and plain is not None:
+                    found = plain.read(buf, pos)
                 if found is None:
                     if first_look:  # a new head: the scanner starts afresh
                         self._head_scanner.reset()

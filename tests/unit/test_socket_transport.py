@@ -248,14 +248,14 @@ def test_long_batches_make_room_for_the_engine_between_events():
         rig.close()
 
 
-def test_flush_since_sends_only_the_later_output(rig: Rig):
+def test_a_partial_flush_sends_only_the_later_output(rig: Rig):
     early, late = Recorder(), Recorder()
     t_early, c_early = rig.pair(early)
     t_late, c_late = rig.pair(late)
     t_early.write(b"503")
     queued = len(rig.selector.unsent)
     t_late.write(b"200")
-    rig.selector.flush_since(queued)
+    rig.selector.flush(queued)
     # The later answer went out; the earlier one keeps its place in the batch.
     assert recv_exactly(c_late, 3) == b"200"
     assert rig.selector.unsent == [t_early] and t_early.get_write_buffer_size() == 3
