@@ -20,6 +20,7 @@ from .builtin import BuiltinEndpoints
 from .client_identity import ClientAddress, RequestIds
 from .config import Config
 from .dispatch import Dispatcher, Submitted
+from .inbox import AnswerInbox
 from .generation import AppGeneration
 from .config import parse_ip_list
 from .observe import CLIENT_CLOSED_STATUS, UNMATCHED_ROUTE, Metrics
@@ -70,9 +71,7 @@ class Engine:
         self.closing = False
         self.stopped = False
         self._live_generations = {generation.id}
-        self._ready: list[tuple[Ticket, Any]] = []
-        self._ready_lock = threading.Lock()
-        self._wake_pending = False
+        self.inbox = AnswerInbox(self._wake_for_answers)  # workers' answers (inbox.py)
         self._shed_since = 0.0  # first shed of this loop iteration (see _shed_pause)
         self._shed_count = 0
         self._inflight: set[Ticket] = set()
@@ -99,7 +98,8 @@ class Engine:
         def run_loop() -> None:
             name_os_thread("rover-io")
             self.selector = ServingSelector(self._shed_pause, self._transport_failed,
-                                            self._answers_meanwhile)
+                                            self._answers_meanwhile, self.inbox,
+                                            self._flush_ready)
             loop = asyncio.SelectorEventLoop(self.selector)
             self.loop = loop
             asyncio.set_event_loop(loop)
@@ -433,12 +433,10 @@ class Engine:
         self._answer(req.ticket, self._shed_result(req))
 
     def _deliver(self, ticket: Ticket, result: Any) -> None:
-        """Worker thread -> loop thread. One wake-up per batch of ready responses."""
-        with self._ready_lock:
-            self._ready.append((ticket, result))
-            if self._wake_pending:
-                return
-            self._wake_pending = True
+        """Worker thread -> loop thread (see rover_mt/inbox.py)."""
+        self.inbox.put((ticket, result))
+
+    def _wake_for_answers(self) -> None:
         loop = self.loop
         if loop is not None:
             try:
@@ -451,16 +449,14 @@ class Engine:
         socket events (ServingSelector calls this during long batches). Only
         theirs: sending the batch's 503s early as well would only bring the
         retries of a storm back sooner."""
-        if self._ready:
+        if self.inbox:
             selector = self.selector
             queued = len(selector.unsent)
             self._flush_ready()
             selector.flush(queued)
 
     def _flush_ready(self) -> None:
-        with self._ready_lock:
-            ready, self._ready = self._ready, []
-            self._wake_pending = False
+        ready = self.inbox.take()
         inline = self.inline
         for ticket, result in ready:
             if inline is not None and ticket.service:

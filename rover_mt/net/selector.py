@@ -30,7 +30,8 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
 
     def __init__(self, pause_for: Callable[[], float],
                  on_error: Callable[[BaseException, Any], None],
-                 between: Callable[[], None] = lambda: None) -> None:
+                 between: Callable[[], None] = lambda: None,
+                 inbox: Any = None, collect: Callable[[], None] = lambda: None) -> None:
         super().__init__()
         self._pause_for = pause_for
         self._on_error = on_error
@@ -38,6 +39,11 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
         # writes the workers' answers that arrived meanwhile (under a retry storm a
         # batch is hundreds of sockets, ~10 ms, which they would otherwise wait).
         self._between = between
+        # The workers' answers (rover_mt/inbox.py), and what hands them to their
+        # connections: answers that arrive while the loop is awake do not wake
+        # it, so select() collects them before it polls.
+        self._inbox = inbox
+        self._collect = collect
         #: Transports with output written since the last flush (see flush()).
         self.unsent: list[Any] = []
 
@@ -65,14 +71,21 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
         return True
 
     def select(self, timeout: float | None = None) -> list[Any]:
-        if self.flush():  # what callbacks of the last loop iteration wrote
+        inbox = self._inbox
+        if inbox:  # answers that came while the loop was awake
+            self._collect()
+        if self.flush():  # what they and the last loop iteration's callbacks wrote
             # Sending may have scheduled callbacks (a connection closing); asyncio
             # chose the timeout before they existed, so do not block now.
             timeout = 0
         pause = self._pause_for()
         if pause > 0:
             time.sleep(pause)  # releases the GIL and the CPU
+        if inbox is not None and timeout != 0 and not inbox.sleeping():
+            timeout = 0  # answers came meanwhile: take them in the next iteration
         ready = super().select(timeout)
+        if inbox is not None:
+            inbox.awake()
         theirs = []
         countdown = self.BETWEEN_EVERY
         for key, events in ready:

@@ -1,0 +1,63 @@
+"""Workers' answers on their way to the I/O thread, and the wake-ups they need.
+
+A worker that finishes a request puts its answer here. Waking the loop costs a
+write to its self-pipe, which releases the GIL mid-way (on a busy server every
+hand-over of the GIL between threads is a thread wake-up, tens of µs on a
+virtual machine) and makes the loop run one more callback. So the loop says when
+it goes to sleep in its poll (:meth:`AnswerInbox.sleeping`) and when it wakes
+(:meth:`AnswerInbox.awake`): while it is awake, answers are only appended, and
+the loop's selector collects them before it polls again (and every few sockets
+of a long batch). Only an answer that finds the loop asleep wakes it, and only
+the first of those until the loop takes them.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+
+class AnswerInbox:
+    """Answers from any thread, taken by the loop thread."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+        self._lock = threading.Lock()
+        self._items: list[Any] = []
+        self._wake_pending = False
+        # Until the selector reports in, behave as if the loop slept: every
+        # first answer wakes it.
+        self._asleep = True
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: Any) -> None:
+        """Add an answer (any thread); wake the loop if it sleeps and nobody has yet."""
+        with self._lock:
+            self._items.append(item)
+            if self._wake_pending or not self._asleep:
+                return
+            self._wake_pending = True
+        self._wake()
+
+    def take(self) -> list[Any]:
+        """All answers so far, oldest first (loop thread)."""
+        with self._lock:
+            items, self._items = self._items, []
+            self._wake_pending = False
+        return items
+
+    def sleeping(self) -> bool:
+        """The loop is about to block in its poll: True if it may (nothing is
+        waiting; answers from now on wake it), False if answers are waiting."""
+        with self._lock:
+            if self._items:
+                return False
+            self._asleep = True
+            return True
+
+    def awake(self) -> None:
+        """The loop's poll returned (loop thread). An answer put just before this
+        may still wake the loop once more, which is harmless."""
+        self._asleep = False
