@@ -470,7 +470,10 @@ return function(deps)
     local c = ctx_of(self)
     local b = rawget(c, "_body")
     if b == nil then
-      local raw = get_field(c._req, "body")
+      -- Small bodies come with the call (no GIL needed here); larger ones are
+      -- fetched from Python only when a handler asks (false: not passed).
+      local raw = c._raw
+      if raw == false then raw = get_field(c._req, "body") end
       if raw == nil then client_error(400, "Request body is required") end
       b = setmetatable({ _raw = raw }, Body)
       c._body = b
@@ -666,9 +669,9 @@ return function(deps)
     return e
   end
 
-  function core.dispatch(hid, req, until_time, ...)
+  function core.dispatch(hid, req, until_time, raw_body, ...)
     local h = handlers[hid]
-    local ctx = setmetatable({ _req = req, _h = h, _pvals = { ... } }, Ctx_mt)
+    local ctx = setmetatable({ _req = req, _h = h, _raw = raw_body, _pvals = { ... } }, Ctx_mt)
     local req_env = setmetatable({}, request_globals_mt)
     env_mt.__index = req_env
     env_mt.__newindex = req_env
@@ -711,8 +714,8 @@ return function(deps)
     return line
   end
 
-  function core.respond(hid, req, until_time, rid, date, keep_alive, head_only, ...)
-    local st, body, ctype, hdrs, logmsg, tb = core.dispatch(hid, req, until_time, ...)
+  function core.respond(hid, req, until_time, rid, date, keep_alive, head_only, raw_body, ...)
+    local st, body, ctype, hdrs, logmsg, tb = core.dispatch(hid, req, until_time, raw_body, ...)
     local parts = { status_line(st), "Date: ", date, "\r\nX-Request-Id: ", rid, "\r\n" }
     local n = 6
     if ctype then n = n + 1; parts[n] = "Content-Type: " .. ctype .. "\r\n" end

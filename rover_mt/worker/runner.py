@@ -17,6 +17,7 @@ from typing import Any
 from ..request import Request
 from .compose import compose
 from .interrupt import RuntimeHook, WorkerInterrupt
+from .runtime import eager_body
 
 NO_MEMORY = "not enough memory"
 #: Longer than any collection of Python's GC here (about 2 ms with 500 busy
@@ -112,7 +113,7 @@ class LuaRunner:
         try:
             keep_alive = req.keep_alive and not pool.closing
             answer = app.respond(req.hid, req, req.deadline, req.request_id, pool.date.get(),
-                                 keep_alive, req.head_only, req.params)
+                                 keep_alive, req.head_only, req.params, eager_body(req.body))
             if keep_alive and pool.closing:
                 # The server began stopping while the handler ran: say so.
                 answer = (answer[0], _with_close(answer[1]), *answer[2:])

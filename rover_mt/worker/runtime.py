@@ -196,17 +196,37 @@ class LuaApp:
         self.core[b"bind"](hid, template.encode(), method.encode(), names)
 
     def respond(self, hid: int, request: Any, deadline: float, request_id: bytes, date: bytes,
-                keep_alive: bool, head_only: bool, params: tuple[bytes, ...]) -> tuple:
+                keep_alive: bool, head_only: bool, params: tuple[bytes, ...],
+                body: bytes | None | bool = False) -> tuple:
         """Run a handler and encode its HTTP/1.1 response in Lua (no GIL held):
-        (status, response_bytes, body_length, log_msg, traceback)."""
+        (status, response_bytes, body_length, log_msg, traceback).
+
+        `body` is the request body handed over with the call (None: the request
+        has none), or False to let ``ctx:body()`` fetch it from `request` if
+        the handler asks; see :func:`eager_body`."""
         return self._respond(hid, request, deadline, request_id, date, keep_alive, head_only,
-                             *params)
+                             body, *params)
 
     def memory_used(self) -> int:
         try:
             return int(self.lua.get_memory_used() or 0)
         except Exception:  # LuaJIT runtimes do not track memory
             return 0
+
+
+#: Bodies up to this size go to Lua with the handler call: fetching one later,
+#: from inside Lua, takes the GIL back mid-handler, and on a busy server every
+#: such hand-over of the GIL between threads costs a wake-up. Larger bodies are
+#: fetched only if the handler reads them (a copy into Lua for nothing, and
+#: against the runtime's memory limit, would cost more).
+EAGER_BODY_BYTES = 64 * 1024
+
+
+def eager_body(body: bytes | None) -> bytes | None | bool:
+    """What :meth:`LuaApp.respond` gets as `body` for a request's body."""
+    if body is None or len(body) <= EAGER_BODY_BYTES:
+        return body
+    return False
 
 
 # Reason phrases for status lines encoded in Lua (rover.lua core.respond).

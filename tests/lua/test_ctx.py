@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from rover_mt.worker.runtime import EAGER_BODY_BYTES
+
 APP = """
 local api = rover.server {}
 function api.info.get(ctx)
@@ -111,6 +113,15 @@ def test_body_errors_are_400(app):
 
 def test_binary_body_round_trips(app):
     assert app.handle("POST", "/txt", {}, b"\xff\x00abc").body == b"\xff\x00abc"
+
+
+@pytest.mark.parametrize("size", [EAGER_BODY_BYTES, EAGER_BODY_BYTES + 1, 3 * EAGER_BODY_BYTES])
+def test_bodies_handed_over_with_the_call_or_fetched_later_read_the_same(app, size):
+    # Up to EAGER_BODY_BYTES the body comes with the handler call; larger ones are
+    # fetched from Python when the handler reads them.
+    body = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    assert len(body) == size
+    assert app.handle("POST", "/txt", {}, body).body == body
 
 
 def test_ctx_values_are_cached(app):
