@@ -12,7 +12,8 @@ Why this cannot hang the server:
 * Lua 5.4 only. A LuaJIT compiled loop cannot be interrupted, and a stuck I/O
   thread would be a dead server rather than one lost worker.
 * A handler qualifies only after ``WARMUP`` runs whose moving average is under
-  the threshold, and only for bodies up to ``MAX_BODY`` bytes (decoding grows
+  the threshold (and keeps running inline while it stays under ``KEEP_RATIO``
+  times the threshold), and only for bodies up to ``MAX_BODY`` bytes (decoding grows
   with the body; a big upload goes to a worker).
 * One inline run slower than ``slow`` (20 x the threshold, at least 1 ms)
   sends the handler back to the workers; it must qualify again over twice as
@@ -40,6 +41,13 @@ MAX_DEMOTIONS = 3  # demotions a handler may come back from; the next one is fin
 MAX_BODY = 8192  # larger request bodies always go to a worker
 GUARD_INTERVAL = 0.02  # seconds between the guard thread's deadline checks
 _SMOOTHING = 0.125  # weight of the newest run in the moving average
+# A handler running inline stays inline until its average passes this multiple
+# of the threshold. Without the margin a handler whose average sits near the
+# threshold (inline runs measure a little slower: the I/O thread's CPU time
+# includes network interrupts) went back and forth between the I/O thread and
+# the workers, and that mix was slower than either: W3 did 12.9-13.9k req/s
+# against 15.5k all inline or all on workers (bench/analysis.md).
+KEEP_RATIO = 1.5
 
 # The worker id a handler sees as rover.worker.id when it runs inline.
 INLINE_WORKER_ID = 0
@@ -128,7 +136,8 @@ class InlineRunner(LuaRunner):
         self._runs[hid] = runs
         avg = seconds if runs == 1 else self._avg[hid] + (seconds - self._avg[hid]) * _SMOOTHING
         self._avg[hid] = avg
-        self.ok[hid] = (runs >= self._need[hid] and avg <= self.threshold
+        limit = self.threshold * KEEP_RATIO if self.ok[hid] else self.threshold
+        self.ok[hid] = (runs >= self._need[hid] and avg <= limit
                         and self._demoted[hid] <= MAX_DEMOTIONS)
 
     def _demote(self, req: Request, seconds: float) -> None:

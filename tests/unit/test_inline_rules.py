@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rover_mt.worker.inline import MAX_BODY, MAX_DEMOTIONS, WARMUP, InlineRunner
+from rover_mt.worker.inline import KEEP_RATIO, MAX_BODY, MAX_DEMOTIONS, WARMUP, InlineRunner
 from rover_mt.worker.runner import GC_EXCUSE
 
 THRESHOLD = 50e-6
@@ -54,6 +54,27 @@ def test_average_over_the_threshold_keeps_it_on_workers(runner):
     for _ in range(4 * WARMUP):
         runner.observe(7, 1, FAST)
     assert runner.runs_inline(7, 1, None)
+
+
+def test_an_inline_handler_near_the_threshold_stays_inline(runner):
+    # Qualifying needs an average under the threshold; staying needs one under
+    # KEEP_RATIO times it, so a handler hovering at the threshold does not flip.
+    near = THRESHOLD * 1.1
+    for _ in range(4 * WARMUP):
+        runner.observe(7, 2, near)
+    assert not runner.runs_inline(7, 2, None)  # never qualified: still on workers
+    for _ in range(4 * WARMUP):
+        runner.observe(7, 1, FAST)
+    assert runner.runs_inline(7, 1, None)
+    for _ in range(4 * WARMUP):
+        runner.observe(7, 1, near)
+    assert runner.runs_inline(7, 1, None)  # qualified before: stays
+    for _ in range(4 * WARMUP):
+        runner.observe(7, 1, THRESHOLD * KEEP_RATIO * 1.2)
+    assert not runner.runs_inline(7, 1, None)  # clearly slower: back to workers
+    for _ in range(4 * WARMUP):
+        runner.observe(7, 1, near)
+    assert not runner.runs_inline(7, 1, None)  # must get under the threshold again
 
 
 def test_big_bodies_never_run_inline(runner):
