@@ -567,11 +567,25 @@ return function(deps)
   local sethook = deps.sethook
   local in_handler = false -- true only while the handler itself runs
   local timed_out = false
+  -- Batches (core.respond_batch): the position of the running request in its
+  -- batch, Python's answer to "must request i stop?", and whether the hook fired
+  -- for a request of the batch other than the running one.
+  local batch_index = nil
+  local should_stop = nil
+  local interrupt_seen = false
   local function deadline_hook()
     -- Armed by Python only for the request that is running (or, in a race,
     -- just finished: then in_handler is already false and this is a no-op
-    -- until the worker disarms the hook).
+    -- until the worker disarms the hook). In a batch Python cannot tell which
+    -- request runs, so it arms the hook for the batch and the hook asks.
     if in_handler then
+      if batch_index and should_stop and not should_stop(batch_index) then
+        -- Meant for another request of the batch: stop hooking this thread (the
+        -- function stays registered, so Python can arm the hook again).
+        sethook(deadline_hook, "")
+        interrupt_seen = true
+        return
+      end
       timed_out = true
       error(TIMEOUT, 0)
     end
@@ -640,9 +654,10 @@ return function(deps)
   -- a count no handler reaches, so Python can read the hook's address with
   -- lua_gethook; then interrupt_ready() turns the C hook off again, leaving the
   -- registry entry in place. Returns tostring() of the thread running handlers.
-  function core.interrupt_attach(register, big_count)
+  function core.interrupt_attach(register, big_count, stop_query)
     if not interruptible then return nil end
     register_thread = register
+    should_stop = stop_query
     sethook(deadline_hook, "", big_count)
     return tostring((coroutine.running()))
   end
@@ -676,7 +691,9 @@ return function(deps)
     env_mt.__index = req_env
     env_mt.__newindex = req_env
     current_ctx = ctx
-    req_threads = nil -- Python forgot the previous request's coroutines
+    -- Python forgot the previous request's coroutines (in a batch, only once the
+    -- batch is over: until then it may still hook them, so they must stay alive).
+    if not batch_index or batch_index == 1 then req_threads = nil end
     last_traceback = nil
     timed_out = false
     in_handler = true
@@ -731,6 +748,42 @@ return function(deps)
     return st, concat(parts, "", 1, n), #body, logmsg, tb
   end
 
+
+  -- respond_batch: several requests of one handler in one call from Python, so
+  -- the worker takes the GIL back once per batch instead of once per request
+  -- (docs/architecture.md, "Where the GIL is held"). The arguments are, per
+  -- request: hid, req, until_time, rid, keep_alive, head_only, raw_body, the
+  -- number of path parameters and the parameters. Returns status, response,
+  -- body length, log message (or false) and traceback (or false) per request.
+  local unpack = table.unpack or unpack
+  function core.respond_batch(n, date, ...)
+    local args = { ... }
+    local out, o, i = {}, 0, 1
+    interrupt_seen = false
+    for k = 1, n do
+      local hid, req, until_time, rid, keep_alive, head_only, raw_body, np =
+        args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4], args[i + 5], args[i + 6], args[i + 7]
+      i = i + 8
+      local st, data, len, logmsg, tb
+      if interrupt_seen and should_stop and should_stop(k) then
+        -- Interrupted before it started (its client left, or its time ran out):
+        -- false tells Python to answer it as timed out.
+        st, data, len = 504, false, 0
+      else
+        batch_index = k
+        st, data, len, logmsg, tb = core.respond(hid, req, until_time, rid, date, keep_alive,
+                                                 head_only, raw_body, unpack(args, i, i + np - 1))
+        batch_index = nil
+        -- A timed-out request leaves the hook armed: it must not reach the next one.
+        if timed_out then sethook(deadline_hook, "") end
+      end
+      i = i + np
+      out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] = st, data, len, logmsg or false, tb or false
+      o = o + 5
+    end
+    interrupt_seen = false
+    return unpack(out, 1, o)
+  end
 
   rover.json = json
   rover.guard = guard

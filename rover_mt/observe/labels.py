@@ -42,4 +42,5 @@ DEFAULT_COUNTERS: dict[str, str] = {
     "dispatched_total": "Requests handed to the worker queue.",
     "completed_total": "Requests a worker finished (any outcome).",
     "inline_total": "Requests whose handler ran on the I/O thread (direct execution).",
+    "batched_total": "Requests a worker ran in a batch: several requests of one fast handler in one Lua call.",
 }

@@ -140,6 +140,20 @@ class InlineRunner(LuaRunner):
         self.ok[hid] = (runs >= self._need[hid] and avg <= limit
                         and self._demoted[hid] <= MAX_DEMOTIONS)
 
+    def average(self, gid: int, hid: int) -> float | None:
+        """Handler `hid`'s moving average in seconds, once it has WARMUP runs
+        since it last qualified or was demoted; None otherwise. Read by worker
+        threads without a lock: a value read across a generation swap is only
+        an estimate for sizing a batch."""
+        if gid != self.gen_id:
+            return None
+        try:
+            if self._runs[hid] < WARMUP:
+                return None
+            return self._avg[hid]
+        except IndexError:
+            return None
+
     def _demote(self, req: Request, seconds: float) -> None:
         hid = req.hid
         self.ok[hid] = False

@@ -33,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import threading
+import time
 from typing import Any
 
 LUA_MASKCOUNT = 1 << 3
@@ -99,6 +100,11 @@ class WorkerInterrupt:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._token: Any = None  # the request running now, or None
+        # A batch running now (Requests, in order), and the tickets of its
+        # requests that were interrupted; see begin().
+        self._batch: tuple[Any, ...] | None = None
+        self._batch_tokens: frozenset[Any] = frozenset()
+        self._wanted: set[Any] = set()
         self._runtime: RuntimeHook | None = None
         self._threads: list[int] = []  # coroutine states the request resumed
         self._api: LuaHookApi | None = None
@@ -111,7 +117,7 @@ class WorkerInterrupt:
         if api is None:
             return None
         core = app.core
-        text = core[b"interrupt_attach"](self._register, _SETUP_COUNT)
+        text = core[b"interrupt_attach"](self._register, _SETUP_COUNT, self._should_stop)
         if text is None:
             return None
         main = thread_address(text)
@@ -122,10 +128,18 @@ class WorkerInterrupt:
         self._api = api
         return RuntimeHook(main, hookf)
 
-    def begin(self, token: Any, runtime: RuntimeHook | None) -> None:
-        """The worker is about to run `token`'s handler on `runtime`."""
+    def begin(self, token: Any, runtime: RuntimeHook | None,
+              batch: tuple[Any, ...] | None = None) -> None:
+        """The worker is about to run `token`'s handler on `runtime`, or with
+        `batch` (Requests), the handlers of a whole batch in one Lua call. Python
+        cannot tell which request of a batch runs, so an interrupt of any of them
+        arms the hook for the batch, and the Lua hook asks :meth:`_should_stop`
+        whether the request it caught is one that must stop."""
         with self._lock:
             self._token = token
+            self._batch = batch
+            self._batch_tokens = frozenset(r.ticket for r in batch) if batch else frozenset()
+            self._wanted.clear()
             self._runtime = runtime
             self.armed = False
 
@@ -137,6 +151,9 @@ class WorkerInterrupt:
                 self._set_all(None, 0, 0)
             self.armed = False
             self._token = None
+            self._batch = None
+            self._batch_tokens = frozenset()
+            self._wanted.clear()
             self._runtime = None
             self._threads.clear()
 
@@ -144,7 +161,15 @@ class WorkerInterrupt:
         """Interrupt `token`'s handler if it is the one running; True if armed now."""
         with self._lock:
             rt = self._runtime
-            if self._token is not token or rt is None or self.armed:
+            if rt is None:
+                return False
+            if self._batch is not None:
+                # The Lua hook disarms itself when it catches another request of
+                # the batch, so arm it again for each interrupt.
+                if token not in self._batch_tokens:
+                    return False
+                self._wanted.add(token)
+            elif self._token is not token or self.armed:
                 return False
             self.armed = True
             self.interrupts += 1
@@ -152,8 +177,19 @@ class WorkerInterrupt:
             return True
 
     def running(self, token: Any) -> bool:
-        """Whether `token` is the request this worker is running."""
-        return self._token is token
+        """Whether `token` is the request this worker is running (or one of its batch)."""
+        return self._token is token or token in self._batch_tokens
+
+    def _should_stop(self, index: int) -> bool:
+        # Called from Lua (worker thread), only while a batch runs and only after
+        # the hook fired: must request `index` (1-based) of the batch stop? Yes
+        # if it was interrupted, or if its own deadline has passed.
+        with self._lock:
+            batch = self._batch
+            if batch is None or not 1 <= index <= len(batch):
+                return True
+            req = batch[index - 1]
+            return req.ticket in self._wanted or time.monotonic() >= req.deadline
 
     def _register(self, text: bytes) -> None:
         # Called from Lua (worker thread) when the request resumes a coroutine.

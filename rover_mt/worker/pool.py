@@ -28,6 +28,12 @@ from ..os_thread import name_os_thread
 from .runner import LuaRunner
 
 BATCH = 16
+# Batches run several requests in one Lua call (docs/architecture.md, "Where the
+# GIL is held"): only requests of one handler whose runs average at most
+# BATCH_HANDLER_MAX seconds of CPU, and only as many as fit BATCH_CPU_BUDGET, so
+# no answer waits long for the rest of its batch.
+BATCH_HANDLER_MAX = 100e-6
+BATCH_CPU_BUDGET = 0.5e-3
 # How often an idle worker looks up from the queue (to pre-build the runtime of a
 # generation being swapped in).
 IDLE_POLL_SECONDS = 0.25
@@ -88,7 +94,11 @@ class Worker(LuaRunner):
             if item is STOP:
                 return
             try:
-                self._handle(item)
+                batch = self._batch_from(item)
+                if batch is not None:
+                    self._handle_batch(batch)
+                else:
+                    self._handle(item)
             except Exception as exc:  # never lose the thread; the watchdog answers 504
                 pool.engine.logger.error(f"worker {self.id}: internal error: {exc!r}")
             if len(self.apps) > 1:
@@ -112,6 +122,25 @@ class Worker(LuaRunner):
         if items:
             with self._lock:
                 self.backlog.extend(items)
+
+    def _batch_from(self, first: Request) -> list[Request] | None:
+        """`first` and the requests after it in the backlog that can share its Lua
+        call (same handler and generation, a fast handler), or None to run it alone."""
+        if not self.backlog:
+            return None
+        avg = self.pool.handler_average(first)
+        if avg is None or avg > BATCH_HANDLER_MAX:
+            return None
+        limit = min(BATCH, int(BATCH_CPU_BUDGET / max(avg, 1e-6)))
+        batch = [first]
+        with self._lock:
+            backlog = self.backlog
+            while backlog and len(batch) < limit:
+                nxt = backlog[0]
+                if type(nxt) is not Request or nxt.hid != first.hid or nxt.generation is not first.generation:
+                    break
+                batch.append(backlog.popleft())
+        return batch if len(batch) > 1 else None
 
     def take_backlog(self) -> list[Any]:
         """Retire this worker and hand over the requests it has not started."""
@@ -140,18 +169,51 @@ class Worker(LuaRunner):
             self.hooks.pop(gid, None)
 
     # -- one request ----------------------------------------------------------
-    def _handle(self, req: Request) -> None:
-        ticket = req.ticket
+    def _take(self, req: Request, now: float) -> bool:
+        """Start `req`, or skip it when it was answered already (504 while
+        queued) or its client left."""
+        if not self.pool.take(req.ticket, now):
+            self.pool.finished(req)
+            self.metrics.inc("completed_total")
+            return False
+        self.metrics.queue_wait(now - req.enqueued)
+        req.ticket.worker = self
+        return True
+
+    def _handle_batch(self, reqs: list[Request]) -> None:
         pool = self.pool
         metrics = self.metrics
         now = time.monotonic()
-        if not pool.take(ticket, now):
-            # Answered already (504 while queued) or the client left: skip it.
-            pool.finished(req)
-            metrics.inc("completed_total")
+        live = [req for req in reqs if self._take(req, now)]
+        if len(live) < 2:
+            for req in live:
+                self._run_one(req, now)
             return
-        metrics.queue_wait(now - req.enqueued)
-        ticket.worker = self
+        metrics.inc("batched_total", len(live))
+        self.busy_since = now
+        try:
+            answers, per_request = self.execute_batch(live)
+        finally:
+            self.busy_since = 0.0
+            for req in live:
+                pool.finished(req)
+                metrics.inc("completed_total")
+        if self.retired:
+            return
+        for req, (status, data, body_len, _msg, _tb) in zip(live, answers):
+            ticket = req.ticket
+            ticket.service = per_request
+            ticket.deliver(ticket, (status, data, body_len))
+
+    def _handle(self, req: Request) -> None:
+        now = time.monotonic()
+        if self._take(req, now):
+            self._run_one(req, now)
+
+    def _run_one(self, req: Request, now: float) -> None:
+        ticket = req.ticket
+        pool = self.pool
+        metrics = self.metrics
         self.busy_since = now
         try:
             if pool.engine.inline is not None:
@@ -275,6 +337,12 @@ class WorkerPool:
                 self._warm_cond.notify_all()
 
     # -- what workers need from the engine -------------------------------------
+    def handler_average(self, req: Request) -> float | None:
+        """The moving average of CPU seconds of `req`'s handler, once known (the
+        direct-execution bookkeeping keeps it), else None. Any thread."""
+        inline = self.engine.inline
+        return None if inline is None else inline.average(req.generation.id, req.hid)
+
     def runtime_options(self, wid: int) -> dict[str, Any]:
         cfg = self.engine.config
         return dict(memory_limit=cfg.lua_memory_limit if self.engine.engine_name == "lua54" else 0,

@@ -160,6 +160,7 @@ class LuaApp:
         preload[b"cjson.safe"] = lua.eval("function(m) return function() return m end end")(new_cjson(True))
         self.config = self._load_app(source)
         self._respond = core[b"respond"]
+        self._respond_batch = core[b"respond_batch"]
 
     def _run_chunk(self, text: bytes, name: bytes, *args: Any) -> Any:
         # One return value only: the sandbox's loadstring returns (fn, nil).
@@ -206,6 +207,15 @@ class LuaApp:
         the handler asks; see :func:`eager_body`."""
         return self._respond(hid, request, deadline, request_id, date, keep_alive, head_only,
                              body, *params)
+
+    def respond_batch(self, count: int, date: bytes, args: list[Any]) -> tuple:
+        """Run `count` requests in one Lua call (rover.lua, ``core.respond_batch``):
+        `args` holds per request hid, request, deadline, request id, keep-alive,
+        head-only, body (as in :meth:`respond`), the number of path parameters
+        and the parameters. Returns five values per request, as :meth:`respond`,
+        with False for no log message or traceback and a response of False for a
+        request interrupted before it started."""
+        return self._respond_batch(count, date, *args)
 
     def memory_used(self) -> int:
         try:
