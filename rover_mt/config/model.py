@@ -150,11 +150,12 @@ class Config:
     )
 
     inline_handler_us: int = _setting(
-        50,
+        15,
         "Direct execution: a handler whose recent runs averaged under this many microseconds runs on "
         "the I/O thread itself instead of a worker, saving two thread hand-offs per request. Slower "
-        "handlers, bodies over 8 KiB and LuaJIT apps always use the workers. `0` turns it off. See "
-        "docs/server-behavior.md, \"Direct execution\".",
+        "handlers, bodies over 8 KiB and LuaJIT apps always use the workers (where fast handlers run "
+        "in batches). `0` turns it off, and batching with it. See docs/server-behavior.md, "
+        "\"Direct execution\".",
         group=QUEUE, unit="µs", min=0, max=100_000,
     )
 
