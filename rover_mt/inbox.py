@@ -23,8 +23,10 @@ class AnswerInbox:
     def __init__(self, wake: Callable[[], None]) -> None:
         self._wake = wake
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._items: list[Any] = []
         self._wake_pending = False
+        self._pausing = False  # the loop waits in wait(), not in its poll
         # Until the selector reports in, behave as if the loop slept: every
         # first answer wakes it.
         self._asleep = True
@@ -36,6 +38,9 @@ class AnswerInbox:
         """Add an answer (any thread); wake the loop if it sleeps and nobody has yet."""
         with self._lock:
             self._items.append(item)
+            if self._pausing:
+                self._arrived.notify()
+                return
             if self._wake_pending or not self._asleep:
                 return
             self._wake_pending = True
@@ -56,6 +61,18 @@ class AnswerInbox:
                 return False
             self._asleep = True
             return True
+
+    def wait(self, timeout: float) -> bool:
+        """Loop thread, during a pause (the shed pause of the engine): block up to
+        `timeout` seconds or until an answer arrives; True if answers wait."""
+        with self._lock:
+            if not self._items:
+                self._pausing = True
+                try:
+                    self._arrived.wait(timeout)
+                finally:
+                    self._pausing = False
+            return bool(self._items)
 
     def awake(self) -> None:
         """The loop's poll returned (loop thread). An answer put just before this

@@ -4,6 +4,7 @@ loop is woken only when it sleeps, once, and never sleeps on a waiting answer.""
 from __future__ import annotations
 
 import threading
+import time
 
 from rover_mt.inbox import AnswerInbox
 
@@ -77,3 +78,22 @@ def test_no_answer_is_stranded_while_the_loop_goes_to_sleep():
     taken.extend(inbox.take())
     assert taken == list(range(total))
     assert stranded == 0
+
+
+def test_a_pause_ends_early_when_an_answer_arrives():
+    # The engine's shed pause waits in wait(): an answer must end the wait at
+    # once (and not write the self-pipe), not after the whole pause.
+    wakes = Wakes()
+    inbox = AnswerInbox(wakes)
+    inbox.awake()
+    assert inbox.wait(0.01) is False  # nothing came: the whole pause
+    timer = threading.Timer(0.05, inbox.put, args=("answer",))
+    timer.start()
+    t0 = time.monotonic()
+    assert inbox.wait(5.0) is True
+    assert time.monotonic() - t0 < 2.0
+    timer.join(timeout=5)
+    assert wakes.count == 0
+    assert inbox.take() == ["answer"]
+    inbox.put("waiting")
+    assert inbox.wait(5.0) is True  # already there: no wait at all
