@@ -48,6 +48,12 @@ _SMOOTHING = 0.125  # weight of the newest run in the moving average
 # the workers, and that mix was slower than either: W3 did 12.9-13.9k req/s
 # against 15.5k all inline or all on workers (bench/analysis.md).
 KEEP_RATIO = 1.5
+# Runs longer than this multiple of the threshold count as this long in the
+# average that decides: a single run can take far longer than usual (network
+# interrupts handled on the thread, a Lua GC step), and one such run in the
+# moving average pushed a 9 µs handler over a 15 µs threshold. Runs that are
+# really slow are the business of the demotion rule, not of the average.
+CLIP_RATIO = 2.0
 
 # The worker id a handler sees as rover.worker.id when it runs inline.
 INLINE_WORKER_ID = 0
@@ -71,7 +77,8 @@ class InlineRunner(LuaRunner):
         # average in seconds, runs since it last qualified or was demoted, runs
         # it needs, and how often it was demoted.
         self.ok: list[bool] = []
-        self._avg: list[float] = []
+        self._avg: list[float] = []  # of runs clipped at CLIP_RATIO x threshold
+        self._cost: list[float] = []  # of the runs as measured (sizes batches)
         self._runs: list[int] = []
         self._need: list[int] = []
         self._demoted: list[int] = []
@@ -93,6 +100,7 @@ class InlineRunner(LuaRunner):
         n = len(gen.bindings) + 1
         self.ok = [False] * n
         self._avg = [0.0] * n
+        self._cost = [0.0] * n
         self._runs = [0] * n
         self._need = [WARMUP] * n
         self._demoted = [0] * n
@@ -134,14 +142,18 @@ class InlineRunner(LuaRunner):
             return
         runs = self._runs[hid] + 1
         self._runs[hid] = runs
-        avg = seconds if runs == 1 else self._avg[hid] + (seconds - self._avg[hid]) * _SMOOTHING
+        clipped = min(seconds, self.threshold * CLIP_RATIO)
+        avg = clipped if runs == 1 else self._avg[hid] + (clipped - self._avg[hid]) * _SMOOTHING
         self._avg[hid] = avg
+        cost = self._cost[hid]
+        self._cost[hid] = seconds if runs == 1 else cost + (seconds - cost) * _SMOOTHING
         limit = self.threshold * KEEP_RATIO if self.ok[hid] else self.threshold
         self.ok[hid] = (runs >= self._need[hid] and avg <= limit
                         and self._demoted[hid] <= MAX_DEMOTIONS)
 
     def average(self, gid: int, hid: int) -> float | None:
-        """Handler `hid`'s moving average in seconds, once it has WARMUP runs
+        """Handler `hid`'s moving average in seconds (of its runs as measured,
+        not clipped), once it has WARMUP runs
         since it last qualified or was demoted; None otherwise. Read by worker
         threads without a lock: a value read across a generation swap is only
         an estimate for sizing a batch."""
@@ -150,7 +162,7 @@ class InlineRunner(LuaRunner):
         try:
             if self._runs[hid] < WARMUP:
                 return None
-            return self._avg[hid]
+            return self._cost[hid]
         except IndexError:
             return None
 

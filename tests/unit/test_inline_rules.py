@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rover_mt.worker.inline import KEEP_RATIO, MAX_BODY, MAX_DEMOTIONS, WARMUP, InlineRunner
+from rover_mt.worker.inline import CLIP_RATIO, KEEP_RATIO, MAX_BODY, MAX_DEMOTIONS, WARMUP, InlineRunner
 from rover_mt.worker.runner import GC_EXCUSE
 
 THRESHOLD = 50e-6
@@ -75,6 +75,21 @@ def test_an_inline_handler_near_the_threshold_stays_inline(runner):
     for _ in range(4 * WARMUP):
         runner.observe(7, 1, near)
     assert not runner.runs_inline(7, 1, None)  # must get under the threshold again
+
+
+def test_a_rare_long_run_does_not_move_a_fast_handler(runner):
+    # One run in 16 takes 20 x the threshold (an interrupt storm, a GC step):
+    # clipped in the deciding average, it cannot push a fast handler over.
+    for i in range(8 * WARMUP):
+        runner.observe(7, 1, THRESHOLD * 20 if i % 16 == 15 else FAST)
+        if i >= 2 * WARMUP:
+            assert runner.runs_inline(7, 1, None), i
+    # The unclipped cost (which sizes batches) does see them.
+    assert runner.average(7, 1) > THRESHOLD * CLIP_RATIO / 16
+    # A handler slower than the threshold on every run never qualifies.
+    for _ in range(8 * WARMUP):
+        runner.observe(7, 2, THRESHOLD * 1.3)
+    assert not runner.runs_inline(7, 2, None)
 
 
 def test_big_bodies_never_run_inline(runner):
