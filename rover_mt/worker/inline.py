@@ -71,6 +71,8 @@ class InlineRunner(LuaRunner):
         super().__init__(pool, INLINE_WORKER_ID)
         self.threshold = threshold_s
         self.slow = max(0.001, 20 * threshold_s)
+        self._clip = threshold_s * CLIP_RATIO
+        self._keep = threshold_s * KEEP_RATIO
         self.logger = logger
         self.gen_id = 0  # the generation whose runtime is installed (0: none)
         # Per handler id (index 0 unused): may it run inline now, its moving
@@ -142,14 +144,19 @@ class InlineRunner(LuaRunner):
             return
         runs = self._runs[hid] + 1
         self._runs[hid] = runs
-        clipped = min(seconds, self.threshold * CLIP_RATIO)
-        avg = clipped if runs == 1 else self._avg[hid] + (clipped - self._avg[hid]) * _SMOOTHING
+        clipped = seconds if seconds < self._clip else self._clip
+        if runs == 1:
+            avg = clipped
+            self._cost[hid] = seconds
+        else:
+            avg = self._avg[hid]
+            avg += (clipped - avg) * _SMOOTHING
+            cost = self._cost[hid]
+            self._cost[hid] = cost + (seconds - cost) * _SMOOTHING
         self._avg[hid] = avg
-        cost = self._cost[hid]
-        self._cost[hid] = seconds if runs == 1 else cost + (seconds - cost) * _SMOOTHING
-        limit = self.threshold * KEEP_RATIO if self.ok[hid] else self.threshold
-        self.ok[hid] = (runs >= self._need[hid] and avg <= limit
-                        and self._demoted[hid] <= MAX_DEMOTIONS)
+        ok = self.ok
+        limit = self._keep if ok[hid] else self.threshold
+        ok[hid] = runs >= self._need[hid] and avg <= limit and self._demoted[hid] <= MAX_DEMOTIONS
 
     def average(self, gid: int, hid: int) -> float | None:
         """Handler `hid`'s moving average in seconds (of its runs as measured,

@@ -40,6 +40,7 @@ LUA_MASKCOUNT = 1 << 3
 # Count given while reading the hook's address: never reached in between the two
 # calls that bracket it, so the hook never runs during setup.
 _SETUP_COUNT = 1 << 30
+_NO_TOKENS: frozenset[Any] = frozenset()
 
 
 class LuaHookApi:
@@ -103,7 +104,7 @@ class WorkerInterrupt:
         # A batch running now (Requests, in order), and the tickets of its
         # requests that were interrupted; see begin().
         self._batch: tuple[Any, ...] | None = None
-        self._batch_tokens: frozenset[Any] = frozenset()
+        self._batch_tokens: frozenset[Any] = _NO_TOKENS
         self._wanted: set[Any] = set()
         self._runtime: RuntimeHook | None = None
         self._threads: list[int] = []  # coroutine states the request resumed
@@ -137,11 +138,11 @@ class WorkerInterrupt:
         whether the request it caught is one that must stop."""
         with self._lock:
             self._token = token
-            self._batch = batch
-            self._batch_tokens = frozenset(r.ticket for r in batch) if batch else frozenset()
-            self._wanted.clear()
             self._runtime = runtime
             self.armed = False
+            if batch is not None:
+                self._batch = batch
+                self._batch_tokens = frozenset(r.ticket for r in batch)
 
     def end(self) -> None:
         """The handler returned (worker thread): disarm and forget its threads."""
@@ -151,11 +152,12 @@ class WorkerInterrupt:
                 self._set_all(None, 0, 0)
             self.armed = False
             self._token = None
-            self._batch = None
-            self._batch_tokens = frozenset()
-            self._wanted.clear()
             self._runtime = None
             self._threads.clear()
+            if self._batch is not None:
+                self._batch = None
+                self._batch_tokens = _NO_TOKENS
+                self._wanted.clear()
 
     def interrupt(self, token: Any) -> bool:
         """Interrupt `token`'s handler if it is the one running; True if armed now."""

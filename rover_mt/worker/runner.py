@@ -17,7 +17,7 @@ from typing import Any
 from ..request import Request
 from .compose import compose
 from .interrupt import RuntimeHook, WorkerInterrupt
-from .runtime import eager_body
+from .runtime import EAGER_BODY_BYTES, eager_body
 
 NO_MEMORY = "not enough memory"
 #: Longer than any collection of Python's GC here (about 2 ms with 500 busy
@@ -70,7 +70,11 @@ class LuaRunner:
             answer = self._memory_answer(req)
         except Exception as exc:  # a bug on our side, never the handler's
             answer = self._internal_answer(req, exc)
-        self._after(req, answer, app)
+        if answer[3] is not None:
+            self._log_error(req, answer)
+        self.handled += 1
+        if app is not None and self.handled & 63 == 0:
+            self.lua_memory = app.memory_used()
         return answer
 
     def execute_batch(self, reqs: list[Request]) -> tuple[list[Answer], float | None]:
@@ -90,7 +94,11 @@ class LuaRunner:
             answers = [self._internal_answer(req, exc) for req in reqs]
         seconds = time.thread_time() - t0
         for req, answer in zip(reqs, answers):
-            self._after(req, answer, app)
+            if answer[3] is not None:
+                self._log_error(req, answer)
+        self.handled += len(reqs)
+        if app is not None:
+            self.lua_memory = app.memory_used()
         per_request = seconds / len(reqs)
         return answers, (per_request if seconds > GC_EXCUSE or _gc_epoch() == epoch else None)
 
@@ -103,16 +111,12 @@ class LuaRunner:
         return self._python_answer(req, 500, b'{"error":"Internal Server Error"}',
                                    f"internal error running handler: {exc!r}")
 
-    def _after(self, req: Request, answer: Answer, app: Any) -> None:
-        """Log a handler's error, recover from a memory error, count the run."""
+    def _log_error(self, req: Request, answer: Answer) -> None:
+        """Log a handler's error; after a memory error, recover the runtime."""
         status, log_msg = answer[0], answer[3]
-        if log_msg is not None:
-            if status == 500 and _is_memory_error(log_msg):
-                self._rebuild_if_needed(req)
-            self.pool.log_handler_error(req, status, log_msg, answer[4])
-        self.handled += 1
-        if app is not None and self.handled & 63 == 0:
-            self.lua_memory = app.memory_used()
+        if status == 500 and _is_memory_error(log_msg):
+            self._rebuild_if_needed(req)
+        self.pool.log_handler_error(req, status, log_msg, answer[4])
 
     def execute_timed(self, req: Request) -> tuple[Answer, float | None]:
         """:meth:`execute`, plus the CPU seconds it took, for direct execution
@@ -144,8 +148,11 @@ class LuaRunner:
         pool = self.pool
         try:
             keep_alive = req.keep_alive and not pool.closing
+            body = req.body
+            if body is not None and len(body) > EAGER_BODY_BYTES:
+                body = False  # fetched by ctx:body() if the handler asks (see eager_body)
             answer = app.respond(req.hid, req, req.deadline, req.request_id, pool.date.get(),
-                                 keep_alive, req.head_only, req.params, eager_body(req.body))
+                                 keep_alive, req.head_only, req.params, body)
             if keep_alive and pool.closing:
                 # The server began stopping while the handler ran: say so.
                 answer = (answer[0], _with_close(answer[1]), *answer[2:])
