@@ -98,8 +98,7 @@ class Engine:
         def run_loop() -> None:
             name_os_thread("rover-io")
             self.selector = ServingSelector(self._shed_pause, self._transport_failed,
-                                            self._answers_meanwhile, self.inbox,
-                                            self._flush_ready)
+                                            self.inbox, self._flush_ready)
             loop = asyncio.SelectorEventLoop(self.selector)
             self.loop = loop
             asyncio.set_event_loop(loop)
@@ -443,17 +442,6 @@ class Engine:
                 loop.call_soon_threadsafe(self._flush_ready)
             except RuntimeError:  # loop closed during shutdown
                 pass
-
-    def _answers_meanwhile(self) -> None:
-        """Send the workers' answers now rather than after the current batch of
-        socket events (ServingSelector calls this during long batches). Only
-        theirs: sending the batch's 503s early as well would only bring the
-        retries of a storm back sooner."""
-        if self.inbox:
-            selector = self.selector
-            queued = len(selector.unsent)
-            self._flush_ready()
-            selector.flush(queued)
 
     def _flush_ready(self) -> None:
         ready = self.inbox.take()

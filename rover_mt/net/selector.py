@@ -25,23 +25,20 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
     """The loop's selector: serves client sockets itself and, after a retry storm
     of 503s, sleeps before polling when the engine asks (``pause_for``)."""
 
-    #: Client socket events handled between two calls of ``between``.
+    #: Client socket events handled between two looks at the workers' answers.
     BETWEEN_EVERY = 16
 
     def __init__(self, pause_for: Callable[[], float],
                  on_error: Callable[[BaseException, Any], None],
-                 between: Callable[[], None] = lambda: None,
                  inbox: Any = None, collect: Callable[[], None] = lambda: None) -> None:
         super().__init__()
         self._pause_for = pause_for
         self._on_error = on_error
-        # Called now and then while a long batch of events is handled: the engine
-        # writes the workers' answers that arrived meanwhile (under a retry storm a
-        # batch is hundreds of sockets, ~10 ms, which they would otherwise wait).
-        self._between = between
         # The workers' answers (rover_mt/inbox.py), and what hands them to their
         # connections: answers that arrive while the loop is awake do not wake
-        # it, so select() collects them before it polls.
+        # it, so select() sends them before it polls, and every BETWEEN_EVERY
+        # sockets of a long batch (under a retry storm a batch is hundreds of
+        # sockets, ~10 ms, which they would otherwise wait).
         self._inbox = inbox
         self._collect = collect
         #: Transports with output written since the last flush (see flush()).
@@ -70,6 +67,17 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
                 self._on_error(exc, transport)
         return True
 
+    def _send_answers(self) -> bool:
+        """Hand the workers' answers that arrived to their connections and send
+        only those: what this batch queued before (503s under a retry storm)
+        keeps its place, since sending it early would only bring the retries back
+        sooner. Returns whether anything was sent."""
+        if not self._inbox:
+            return False
+        queued = len(self.unsent)
+        self._collect()
+        return self.flush(queued)
+
     def _pause(self, seconds: float) -> bool:
         """Sleep (releasing the GIL and the CPU) without reading any socket, but
         send the workers' answers as they come: the pause takes CPU from a retry
@@ -83,8 +91,7 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
             if inbox.wait(left):
-                self._collect()
-                sent = self.flush() or sent
+                sent = self._send_answers() or sent
         return sent
 
     def select(self, timeout: float | None = None) -> list[Any]:
@@ -113,7 +120,7 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
             countdown -= 1
             if not countdown:
                 countdown = self.BETWEEN_EVERY
-                self._between()
+                self._send_answers()
             if transport.closed:
                 continue  # closed by an earlier event of this batch
             try:

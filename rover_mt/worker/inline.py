@@ -160,10 +160,9 @@ class InlineRunner(LuaRunner):
 
     def average(self, gid: int, hid: int) -> float | None:
         """Handler `hid`'s moving average in seconds (of its runs as measured,
-        not clipped), once it has WARMUP runs
-        since it last qualified or was demoted; None otherwise. Read by worker
-        threads without a lock: a value read across a generation swap is only
-        an estimate for sizing a batch."""
+        not clipped), once it has WARMUP runs since it last qualified or was
+        demoted; None otherwise. Read by worker threads without a lock: a value
+        read across a generation swap is only an estimate for sizing a batch."""
         if gid != self.gen_id:
             return None
         try:

@@ -94,11 +94,7 @@ class Worker(LuaRunner):
             if item is STOP:
                 return
             try:
-                batch = self._batch_from(item)
-                if batch is not None:
-                    self._handle_batch(batch)
-                else:
-                    self._handle(item)
+                self._handle(self._batch_from(item))
             except Exception as exc:  # never lose the thread; the watchdog answers 504
                 pool.engine.logger.error(f"worker {self.id}: internal error: {exc!r}")
             if len(self.apps) > 1:
@@ -123,14 +119,14 @@ class Worker(LuaRunner):
             with self._lock:
                 self.backlog.extend(items)
 
-    def _batch_from(self, first: Request) -> list[Request] | None:
+    def _batch_from(self, first: Request) -> list[Request]:
         """`first` and the requests after it in the backlog that can share its Lua
-        call (same handler and generation, a fast handler), or None to run it alone."""
+        call (same handler and generation, a fast handler)."""
         if not self.backlog:
-            return None
+            return [first]
         avg = self.pool.handler_average(first)
         if avg is None or avg > BATCH_HANDLER_MAX:
-            return None
+            return [first]
         limit = min(BATCH, int(BATCH_CPU_BUDGET / max(avg, 1e-6)))
         batch = [first]
         with self._lock:
@@ -140,7 +136,7 @@ class Worker(LuaRunner):
                 if type(nxt) is not Request or nxt.hid != first.hid or nxt.generation is not first.generation:
                     break
                 batch.append(backlog.popleft())
-        return batch if len(batch) > 1 else None
+        return batch
 
     def take_backlog(self) -> list[Any]:
         """Retire this worker and hand over the requests it has not started."""
@@ -180,7 +176,8 @@ class Worker(LuaRunner):
         req.ticket.worker = self
         return True
 
-    def _handle_batch(self, reqs: list[Request]) -> None:
+    def _handle(self, reqs: list[Request]) -> None:
+        """Run `reqs` (see _batch_from): alone, or in one Lua call."""
         pool = self.pool
         metrics = self.metrics
         now = time.monotonic()
@@ -204,11 +201,6 @@ class Worker(LuaRunner):
             ticket = req.ticket
             ticket.service = per_request
             ticket.deliver(ticket, (status, data, body_len))
-
-    def _handle(self, req: Request) -> None:
-        now = time.monotonic()
-        if self._take(req, now):
-            self._run_one(req, now)
 
     def _run_one(self, req: Request, now: float) -> None:
         ticket = req.ticket

@@ -17,7 +17,7 @@ from typing import Any
 from ..request import Request
 from .compose import compose
 from .interrupt import RuntimeHook, WorkerInterrupt
-from .runtime import EAGER_BODY_BYTES, eager_body
+from .runtime import eager_body
 
 NO_MEMORY = "not enough memory"
 #: Longer than any collection of Python's GC here (about 2 ms with 500 busy
@@ -30,6 +30,14 @@ def _gc_epoch() -> tuple[int, int]:
     middle one, middle ones since the last full one)."""
     _, young, old = gc.get_count()
     return young, old
+
+
+def _cpu_spent(epoch: tuple[int, int], t0: float) -> float | None:
+    """CPU seconds of this thread since `t0`, or None when the GC ran since
+    `epoch` and the time is short enough for the collection to be most of it
+    (see LuaRunner.execute_timed)."""
+    seconds = time.thread_time() - t0
+    return seconds if seconds > GC_EXCUSE or _gc_epoch() == epoch else None
 
 
 # (status, response bytes, body length, error message or None, traceback or None)
@@ -92,15 +100,14 @@ class LuaRunner:
             answers = [self._memory_answer(req) for req in reqs]
         except Exception as exc:
             answers = [self._internal_answer(req, exc) for req in reqs]
-        seconds = time.thread_time() - t0
+        seconds = _cpu_spent(epoch, t0)
         for req, answer in zip(reqs, answers):
             if answer[3] is not None:
                 self._log_error(req, answer)
         self.handled += len(reqs)
         if app is not None:
             self.lua_memory = app.memory_used()
-        per_request = seconds / len(reqs)
-        return answers, (per_request if seconds > GC_EXCUSE or _gc_epoch() == epoch else None)
+        return answers, (None if seconds is None else seconds / len(reqs))
 
     def _memory_answer(self, req: Request) -> Answer:
         return self._python_answer(req, 500, b'{"error":"Lua memory limit exceeded"}',
@@ -129,8 +136,7 @@ class LuaRunner:
         epoch = _gc_epoch()
         t0 = time.thread_time()
         answer = self.execute(req)
-        seconds = time.thread_time() - t0
-        return answer, (seconds if seconds > GC_EXCUSE or _gc_epoch() == epoch else None)
+        return answer, _cpu_spent(epoch, t0)
 
     def _python_answer(self, req: Request, status: int, body: bytes, log_msg: Any) -> Answer:
         """An answer made here rather than by the Lua side (errors around the call)."""
@@ -148,11 +154,8 @@ class LuaRunner:
         pool = self.pool
         try:
             keep_alive = req.keep_alive and not pool.closing
-            body = req.body
-            if body is not None and len(body) > EAGER_BODY_BYTES:
-                body = False  # fetched by ctx:body() if the handler asks (see eager_body)
             answer = app.respond(req.hid, req, req.deadline, req.request_id, pool.date.get(),
-                                 keep_alive, req.head_only, req.params, body)
+                                 keep_alive, req.head_only, req.params, eager_body(req.body))
             if keep_alive and pool.closing:
                 # The server began stopping while the handler ran: say so.
                 answer = (answer[0], _with_close(answer[1]), *answer[2:])

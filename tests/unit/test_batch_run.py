@@ -70,6 +70,23 @@ def request(gen: Any, method: str, path: str, body: bytes | None = None,
                    deadline=time.monotonic() + timeout, ticket=Ticket(lambda *a: None, None))
 
 
+def interrupt_once_running(runner: LuaRunner, ticket: Ticket, armed: threading.Event) -> threading.Thread:
+    """A thread that interrupts `ticket` as soon as the runner's batch holds it
+    (sets `armed` then), giving up after 5 s."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if runner.interrupt.running(ticket) and runner.interrupt.interrupt(ticket):
+                armed.set()
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def body_of(answer: Any) -> bytes:
     return answer[1].split(b"\r\n\r\n", 1)[1]
 
@@ -91,17 +108,7 @@ def test_an_interrupt_stops_the_running_request_and_the_batch_goes_on(setup):
     runner, gen = setup
     # 5 s stands for "stuck": the interrupt must end it long before.
     reqs = [request(gen, "GET", "/spin/1"), request(gen, "GET", "/spin/5000"), request(gen, "GET", "/spin/1")]
-    stuck = reqs[1].ticket
-
-    def interrupt_when_running() -> None:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if runner.interrupt.running(stuck) and runner.interrupt.interrupt(stuck):
-                return
-            time.sleep(0.01)
-
-    t = threading.Thread(target=interrupt_when_running)
-    t.start()
+    t = interrupt_once_running(runner, reqs[1].ticket, threading.Event())
     t0 = time.monotonic()
     answers, _ = runner.execute_batch(reqs)
     t.join(timeout=10)
@@ -116,19 +123,8 @@ def test_an_interrupt_meant_for_a_later_request_does_not_stop_the_running_one(se
     # interrupted, as when its client leaves. The second must finish, the third
     # must not run.
     reqs = [request(gen, "GET", "/spin/1"), request(gen, "GET", "/spin/300"), request(gen, "GET", "/spin/5000")]
-    later = reqs[2].ticket
     armed = threading.Event()
-
-    def interrupt_later() -> None:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if runner.interrupt.running(later) and runner.interrupt.interrupt(later):
-                armed.set()
-                return
-            time.sleep(0.01)
-
-    t = threading.Thread(target=interrupt_later)
-    t.start()
+    t = interrupt_once_running(runner, reqs[2].ticket, armed)
     t0 = time.monotonic()
     answers, _ = runner.execute_batch(reqs)
     t.join(timeout=10)

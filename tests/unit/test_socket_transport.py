@@ -228,7 +228,7 @@ def test_writing_after_close_or_write_eof_is_dropped(rig: Rig):
 def test_long_batches_make_room_for_the_engine_between_events():
     calls: list[int] = []
     rig = Rig()
-    rig.selector._between = lambda: calls.append(len(seen))
+    rig.selector._send_answers = lambda: calls.append(len(seen))
     seen: list[int] = []
     try:
         clients = []
