@@ -75,6 +75,7 @@ class Engine:
         self._shed_since = 0.0  # first shed of this loop iteration (see _shed_pause)
         self._shed_count = 0
         self._inflight: set[Ticket] = set()
+        self._watchdog_timer: asyncio.TimerHandle | None = None  # None: not running
         self._stop_lock = threading.Lock()
         self.on_loop_stop: list[Callable[[], None]] = []  # run on the loop thread as it ends
         self.io_metrics: Any = None
@@ -115,7 +116,7 @@ class Engine:
                 self._register_gauges()
                 if before_run is not None:
                     before_run(loop)
-                loop.call_later(0.05, self._watchdog)
+                self._arm_watchdog()
             except BaseException as exc:  # reported to start()'s caller
                 started.set_exception(exc)
                 loop.close()
@@ -341,6 +342,8 @@ class Engine:
         assert self.dispatcher is not None
         ticket = req.ticket
         self._inflight.add(ticket)
+        if self._watchdog_timer is None:
+            self._arm_watchdog()
         pool = self.pool
         assert pool is not None
         res = self.dispatcher.submit(req, self._backpressure, self._backpressure_timeout,
@@ -507,9 +510,18 @@ class Engine:
     STUCK_GRACE = {"lua54": 0.5, "luajit": 0.1}
     WATCHDOG_INTERVAL = 0.05
 
+    def _arm_watchdog(self) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            self._watchdog_timer = loop.call_later(self.WATCHDOG_INTERVAL, self._watchdog)
+
     def _watchdog(self) -> None:
-        """Every 50 ms (loop thread): answer requests past their deadline with 504,
-        interrupt their handlers, and replace workers that stay stuck anyway."""
+        """Every 50 ms (loop thread) while requests are on their way to or in
+        the workers: answer requests past their deadline with 504, interrupt
+        their handlers, and replace workers that stay stuck anyway. With nothing
+        in flight it stops (an idle server should not wake 20 times a second)
+        and :meth:`submit` starts it again."""
+        self._watchdog_timer = None
         loop = self.loop
         if loop is None or self.stopped and not self._inflight:
             return
@@ -533,7 +545,8 @@ class Engine:
                                      request_id=cur.request_id.decode("latin-1"))
                     pool.replace(w)
                     self.io_metrics.inc("worker_restarts_total")
-        loop.call_later(self.WATCHDOG_INTERVAL, self._watchdog)
+        if self._inflight or (pool is not None and any(w.current is not None for w in pool.workers)):
+            self._arm_watchdog()
 
     # -- callbacks from workers ------------------------------------------------
     def generation_live(self, gid: int) -> bool:

@@ -127,6 +127,8 @@ class Listener:
 
     def connection_opened(self, conn: HttpConnection) -> None:
         self.connections.add(conn)
+        if self._sweeper is None and self._loop is not None and not self.closing:
+            self._sweeper = self._loop.call_later(SWEEP_TICK, self._sweep)
 
     def connection_closed(self, conn: HttpConnection) -> None:
         self.connections.discard(conn)
@@ -139,9 +141,15 @@ class Listener:
         idle keep-alive connections takes milliseconds and would stall every request
         behind it; slices keep each stall to a fraction of a millisecond, and a
         connection is still checked at least every SWEEP_INTERVAL until there are
-        more than SWEEP_CHUNK x SWEEP_INTERVAL / SWEEP_TICK of them."""
+        more than SWEEP_CHUNK x SWEEP_INTERVAL / SWEEP_TICK of them.
+
+        With no connection open the sweep stops (an idle server should not wake
+        40 times a second) and the next connection starts it again."""
+        self._sweeper = None
         loop = self._loop
         if loop is None or loop.is_closed():
+            return
+        if not self.connections and not self._sweep_pending:
             return
         if not self._sweep_pending:
             self._sweep_pending = list(self.connections)

@@ -40,6 +40,11 @@ WARMUP = 32  # runs a handler needs, on average under the threshold, to go inlin
 MAX_DEMOTIONS = 3  # demotions a handler may come back from; the next one is final
 MAX_BODY = 8192  # larger request bodies always go to a worker
 GUARD_INTERVAL = 0.02  # seconds between the guard thread's deadline checks
+# Checks in a row without an inline run after which the guard sleeps until the
+# next one (1 s): an idle server must not wake 50 times a second. Idle
+# processes' wake-ups cost a busy one on the same cores: nine idle servers
+# took W3 from 17.4k to 16.5k req/s (bench/analysis.md).
+GUARD_PARK_AFTER = 50
 _SMOOTHING = 0.125  # weight of the newest run in the moving average
 # A handler running inline stays inline until its average passes this multiple
 # of the threshold. Without the margin a handler whose average sits near the
@@ -85,6 +90,8 @@ class InlineRunner(LuaRunner):
         self._need: list[int] = []
         self._demoted: list[int] = []
         self._stop = threading.Event()
+        self._parked = False  # the guard sleeps on _wake (see _guard_loop)
+        self._wake = threading.Event()
         self._guard = threading.Thread(target=self._guard_loop, name="rover-inline-guard", daemon=True)
 
     # -- runtimes ----------------------------------------------------------------
@@ -192,7 +199,14 @@ class InlineRunner(LuaRunner):
     def run(self, req: Request) -> Answer:
         """Run `req`'s handler on this (the loop) thread."""
         before = self.interrupt.interrupts
+        # Published before _parked is read, while the guard sets _parked before
+        # it reads current: under the GIL one of the two sees the other, so a
+        # run never starts unwatched (see _guard_loop).
+        self.current = req
+        if self._parked:
+            self._wake.set()
         answer, seconds = self.execute_timed(req)
+        self.current = None  # _call clears it too, but a failure before it would not
         if self.interrupt.interrupts != before:
             self.pool.engine.io_metrics.inc("handler_timeouts_total")
         if seconds is None:  # a GC collection ran meanwhile: not counted
@@ -209,12 +223,32 @@ class InlineRunner(LuaRunner):
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def _guard_loop(self) -> None:
         # The watchdog runs on the loop thread, which is busy while a handler runs
         # inline, so deadlines of inline handlers are watched from here.
         name_os_thread("rover-inline")
+        quiet, seen = 0, self.handled
         while not self._stop.wait(GUARD_INTERVAL):
             req = self.current
-            if req is not None and time.monotonic() >= req.deadline:
-                self.interrupt.interrupt(req.ticket)
+            if req is not None:
+                quiet = 0
+                if time.monotonic() >= req.deadline:
+                    self.interrupt.interrupt(req.ticket)
+                continue
+            if self.handled != seen:
+                quiet, seen = 0, self.handled
+                continue
+            quiet += 1
+            if quiet >= GUARD_PARK_AFTER:
+                self._park()
+                quiet, seen = 0, self.handled
+
+    def _park(self) -> None:
+        """Sleep until the next inline run (or stop)."""
+        self._parked = True
+        if self.current is None:  # read after _parked is set: see run()
+            self._wake.wait()
+        self._parked = False
+        self._wake.clear()
