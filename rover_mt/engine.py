@@ -308,9 +308,10 @@ class Engine:
         return self.pool.date.get() if self.pool is not None else b""
 
     def record(self, method: str, path: str, route: str, status: int, started: float,
-               nbytes: int, rid: bytes, client_ip: bytes) -> None:
-        """Count one finished request (loop thread): metrics and the access log."""
-        duration = time.monotonic() - started
+               nbytes: int, rid: bytes, client_ip: bytes, ended: float = 0.0) -> None:
+        """Count one finished request (loop thread): metrics and the access log.
+        `ended`: when its answer was sent, if not now (sent by a worker)."""
+        duration = (ended or time.monotonic()) - started
         self.io_metrics.request(method, route, status, duration)
         if self.access_log:
             self.logger.access(method=method, path=path, route=route, status=status,
@@ -435,8 +436,17 @@ class Engine:
         self._answer(req.ticket, self._shed_result(req))
 
     def _deliver(self, ticket: Ticket, result: Any) -> None:
-        """Worker thread -> loop thread (see rover_mt/inbox.py)."""
-        self.inbox.put((ticket, result))
+        """Worker thread -> loop thread (see rover_mt/inbox.py). When the loop
+        sleeps, the worker sends a connection's answer itself if it can
+        (HttpConnection.send_early) and wakes the loop only if it must."""
+        inbox = self.inbox
+        if inbox.loop_asleep():
+            send_early = getattr(ticket.owner, "send_early", None)
+            early = send_early(ticket, result) if send_early is not None else None
+            if early is not None:
+                inbox.put((ticket, early[0]), wake=early[1])
+                return
+        inbox.put((ticket, result))
 
     def _wake_for_answers(self) -> None:
         loop = self.loop
@@ -455,6 +465,9 @@ class Engine:
                 inline.observe(req.generation.id, req.hid, ticket.service)
             if not ticket.done:
                 self._answer(ticket, result)
+            elif ticket.sent_at and ticket in self._inflight:
+                self.io_metrics.inc("sent_by_worker_total")
+                self._answer(ticket, result)  # sent by the worker; the rest is done here
             else:
                 self._inflight.discard(ticket)
 
@@ -466,7 +479,7 @@ class Engine:
         self._inflight.discard(ticket)
         req = ticket.request
         self.record(req.method, req.path, req.route, result[0], req.enqueued, result[2],
-                    req.request_id, req.client_ip)
+                    req.request_id, req.client_ip, ticket.sent_at)
         ticket.owner.on_result(ticket, result)
 
     def swap_generation(self, gen: AppGeneration, prewarm_timeout: float = 30.0) -> None:

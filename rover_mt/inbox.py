@@ -34,17 +34,23 @@ class AnswerInbox:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, item: Any) -> None:
-        """Add an answer (any thread); wake the loop if it sleeps and nobody has yet."""
+    def put(self, item: Any, wake: bool = True) -> None:
+        """Add an answer (any thread); wake the loop if it sleeps and nobody has
+        yet. ``wake=False``: the answer was sent already (Engine._deliver) and the
+        rest of its work can wait until the loop wakes for something else."""
         with self._lock:
             self._items.append(item)
             if self._pausing:
                 self._arrived.notify()
                 return
-            if self._wake_pending or not self._asleep:
+            if not wake or self._wake_pending or not self._asleep:
                 return
             self._wake_pending = True
         self._wake()
+
+    def loop_asleep(self) -> bool:
+        """Whether an answer put now would have to wake the loop (any thread)."""
+        return self._asleep and not self._wake_pending and not self._pausing
 
     def take(self) -> list[Any]:
         """All answers so far, oldest first (loop thread)."""

@@ -110,6 +110,11 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
         ready = super().select(timeout)
         if inbox is not None:
             inbox.awake()
+            if inbox:
+                # Answers that workers sent themselves while the loop slept did
+                # not wake it: finish them before reading what their clients
+                # sent next (HttpConnection.send_early).
+                self._collect()
         theirs = []
         countdown = self.BETWEEN_EVERY
         for key, events in ready:

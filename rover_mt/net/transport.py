@@ -36,7 +36,7 @@ class SocketTransport(asyncio.Transport):
 
     __slots__ = ("_loop", "_selector", "_sock", "_fd", "_protocol", "mask", "_buffer",
                  "_closing", "closed", "_eof_wanted", "_high", "_low", "_write_paused",
-                 "_peer", "_peer_eof")
+                 "_peer", "_peer_eof", "_worker_sending", "_close_deferred")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, selector: ServingSelector,
                  sock: socket.socket, protocol: asyncio.Protocol) -> None:
@@ -54,6 +54,10 @@ class SocketTransport(asyncio.Transport):
         self._low = 16384
         self._write_paused = False
         self._peer_eof = False  # the peer shut down its sending side: never read again
+        # A worker thread is in send_from_worker(): the socket must stay open (its
+        # descriptor could be reused by the next accept) until it returns.
+        self._worker_sending = False
+        self._close_deferred = False
         try:
             self._peer = sock.getpeername()
         except OSError:
@@ -107,6 +111,33 @@ class SocketTransport(asyncio.Transport):
         if self._write_paused and len(self._buffer) <= self._low:
             self._write_paused = False
             self._protocol.resume_writing()
+
+    # -- a worker's answer, sent from the worker's thread -------------------
+    def idle_for_worker(self) -> bool:
+        """Nothing is queued or pending for this socket, so bytes sent now go out
+        in order (any thread, GIL held)."""
+        return not (self._closing or self.closed or self._eof_wanted or self._buffer
+                    or self.mask & EVENT_WRITE)
+
+    def send_from_worker(self, data: bytes) -> int:
+        """Send `data` from a worker thread, as much as the kernel takes now;
+        returns how many bytes went (0 on any error: the loop then sends them
+        itself and sees the error). Only when :meth:`idle_for_worker` said so
+        and the connection routes no other output here meanwhile
+        (HttpConnection.send_early)."""
+        self._worker_sending = True
+        try:
+            return self._sock.send(data)
+        except OSError:
+            return 0
+        finally:
+            self._worker_sent()
+
+    def _worker_sent(self) -> None:
+        self._worker_sending = False
+        if self._close_deferred:  # the loop closed it meanwhile: close the socket now
+            self._close_deferred = False
+            self._sock.close()
 
     # -- asyncio.Transport ---------------------------------------------------
     def write(self, data: bytes | bytearray | memoryview) -> None:
@@ -218,4 +249,7 @@ class SocketTransport(asyncio.Transport):
         try:
             self._protocol.connection_lost(exc)
         finally:
-            self._sock.close()
+            if self._worker_sending:
+                self._close_deferred = True  # send_from_worker() closes it
+            else:
+                self._sock.close()

@@ -70,6 +70,11 @@ class Parser(Protocol):
         ...
 
     @property
+    def holds_input(self) -> bool:
+        """True when bytes past the current request (a pipelined request) are held."""
+        ...
+
+    @property
     def head_method(self) -> bool:
         """True when the request being parsed (or the one refused last) starts with
         the HEAD method token: an error answer to it must not carry a body."""

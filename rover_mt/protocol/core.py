@@ -86,6 +86,11 @@ class FramedParser:
         return state == _LENGTH or state == _CHUNKED
 
     @property
+    def holds_input(self) -> bool:
+        """True when bytes past the current request (a pipelined request) are held."""
+        return bool(self._buf)
+
+    @property
     def head_method(self) -> bool:
         """True when the current (or last refused) request starts with ``HEAD ``."""
         return self._head_method

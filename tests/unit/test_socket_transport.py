@@ -297,3 +297,35 @@ def test_after_the_peer_eof_resuming_reading_reads_nothing_again(rig: Rig):
     transport.close()
     rig.turn(lambda: "lost" in keeping.events)
     assert recv_exactly(client, 64) == b"still answering"
+
+
+def test_a_worker_sends_when_nothing_is_queued(rig: Rig):
+    transport, client = rig.pair(Recorder())
+    assert transport.idle_for_worker()
+    assert transport.send_from_worker(b"answer") == 6
+    assert recv_exactly(client, 6) == b"answer"
+    transport.write(b"queued")
+    # Output queued by the loop must go first: the worker may not send now.
+    assert not transport.idle_for_worker()
+    rig.turn()
+    assert recv_exactly(client, 6) == b"queued"
+    assert transport.idle_for_worker()
+    transport.close()
+    assert not transport.idle_for_worker()
+
+
+def test_the_socket_stays_open_until_the_worker_send_returns(rig: Rig):
+    """If the loop closed the socket while a worker was sending on it, the
+    descriptor could be reused by the next accept and the rest of the answer
+    would go to another client: the close waits for the send."""
+    proto = Recorder()
+    transport, client = rig.pair(proto)
+    sock = transport.get_extra_info("socket")
+    transport._worker_sending = True  # a worker is inside send_from_worker()
+    transport.abort()
+    rig.turn(lambda: "lost" in proto.events)
+    assert proto.events == ["made", "lost"]
+    assert sock.fileno() != -1  # not closed yet
+    transport._worker_sent()  # the worker's send returns
+    assert sock.fileno() == -1  # closed by the worker's side now
+    assert client.recv(16) == b""
