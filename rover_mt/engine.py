@@ -294,7 +294,9 @@ class Engine:
     def _run_inline(self, inline: InlineRunner, req: Request) -> tuple[int, bytes, int]:
         """Run a fast handler right here on the loop thread (worker/inline.py)."""
         status, data, nbytes, _msg, _tb = inline.run(req)
-        req.ticket.done = True
+        ticket = req.ticket
+        ticket.done = True
+        ticket.request = None  # breaks the cycle with req (see _flush_ready)
         self.io_metrics.inc("inline_total")
         self.record(req.method, req.path, req.route, status, req.enqueued, nbytes,
                     req.request_id, req.client_ip)
@@ -470,6 +472,11 @@ class Engine:
                 self._answer(ticket, result)  # sent by the worker; the rest is done here
             else:
                 self._inflight.discard(ticket)
+            # A worker's answer is the last news of its ticket: break the
+            # ticket <-> request cycle, so both go with their last reference
+            # rather than at the next collection of the cyclic GC (one young
+            # collection every ~200 requests, about 2% of the I/O thread).
+            ticket.request = None
 
     def _answer(self, ticket: Ticket, result: Any) -> None:
         """Hand a queued request's answer to its owner; count it exactly once."""
