@@ -474,8 +474,9 @@ class Engine:
                 self._inflight.discard(ticket)
             # A worker's answer is the last news of its ticket: break the
             # ticket <-> request cycle, so both go with their last reference
-            # rather than at the next collection of the cyclic GC (one young
-            # collection every ~200 requests, about 2% of the I/O thread).
+            # instead of waiting for the cyclic GC, whose young collections (one
+            # every 100-200 requests on the I/O thread) then have four objects
+            # less per request to walk.
             ticket.request = None
 
     def _answer(self, ticket: Ticket, result: Any) -> None:

@@ -9,7 +9,6 @@ next to a busy one took its W3 throughput from 17.4k to 16.5k req/s
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import threading
@@ -23,6 +22,7 @@ from rover_mt import Server
 from rover_mt.net.listener import SWEEP_INTERVAL
 from rover_mt.worker import inline as inline_module
 from tests.helpers import write_app
+from tests.wire.test_deadlines import get as timed_get
 from tests.wire.test_inline import until_inline
 
 APP = """
@@ -51,14 +51,8 @@ def srv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def get(port: int, path: str) -> tuple[int, dict, float]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        t0 = time.monotonic()
-        conn.request("GET", path)
-        r = conn.getresponse()
-        return r.status, json.loads(r.read()), time.monotonic() - t0
-    finally:
-        conn.close()
+    status, body, took = timed_get(port, path)
+    return status, json.loads(body), took
 
 
 def wait_for(cond: Callable[[], bool], limit: float = 5.0) -> None:

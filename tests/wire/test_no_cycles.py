@@ -1,6 +1,6 @@
 """A finished request leaves no reference cycle behind: its Ticket and Request go
-with their last reference, not at the cyclic GC's next collection (which, with a
-cycle per request, ran every ~200 requests on the I/O thread)."""
+with their last reference, not at one of the cyclic GC's collections (which run
+on the I/O thread, every 100-200 requests)."""
 
 from __future__ import annotations
 
