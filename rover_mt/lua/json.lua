@@ -11,8 +11,8 @@
 local type, pairs, tostring, tonumber = type, pairs, tostring, tonumber
 local error, pcall = error, pcall
 local setmetatable, getmetatable, rawequal = setmetatable, getmetatable, rawequal
-local find, sub, byte, char, format, gsub =
-  string.find, string.sub, string.byte, string.char, string.format, string.gsub
+local find, match, sub, byte, char, format, gsub =
+  string.find, string.match, string.sub, string.byte, string.char, string.format, string.gsub
 local concat = table.concat
 local floor, huge = math.floor, math.huge
 -- Lua 5.4 has an integer subtype; LuaJIT does not (math.type is nil there).
@@ -118,7 +118,6 @@ end
 -- class: the matcher runs one loop instead of a match attempt per position.
 -- Ranges go most frequent first (lower case, then digits, upper case, space).
 local PLAIN_PREFIX = '^[a-~#-Z ^-`!%[%]]*()'
-local match = string.match
 
 local function escape_string(s)
   if find(s, "[\128-\255]") then s = fix_utf8(s) end

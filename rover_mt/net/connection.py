@@ -45,6 +45,12 @@ _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 _INT_ZERO = struct.pack("i", 0)
 
 
+def _says_close(response: bytes) -> bool:
+    """Whether an encoded response's head says ``Connection: close`` (the engine
+    began stopping after the request was read, or the handler set the header)."""
+    return response.find(b"\r\nConnection: close\r\n", 0, 1024) != -1
+
+
 class HttpConnection(asyncio.Protocol):
     """Parser + state for one client socket."""
 
@@ -226,7 +232,7 @@ class HttpConnection(asyncio.Protocol):
                 or not transport.idle_for_worker()):
             return None
         status, data, nbytes = result
-        if data.find(b"\r\nConnection: close\r\n", 0, 1024) != -1:
+        if _says_close(data):
             return None
         ticket.done = True
         ticket.sent_at = time.monotonic()
@@ -260,9 +266,7 @@ class HttpConnection(asyncio.Protocol):
             err, self.pending_error = self.pending_error, None
             self._protocol_error(err)
             return []
-        # The response itself may say close: the engine began stopping after this
-        # request was read, or the handler set the header.
-        if not self.keep_alive or self.server.closing or data.find(b"\r\nConnection: close\r\n", 0, 1024) != -1:
+        if not self.keep_alive or self.server.closing or _says_close(data):
             self._close_lingering()
             return []
         if self.write_paused:
