@@ -36,8 +36,17 @@ Property = Callable[[], None]
 
 
 def outcome_of(router: Any, method: str, raw_path: str) -> model.Outcome:
-    """Run one request through ``router`` and express the answer as a model Outcome."""
+    """Run one request through ``router`` and express the answer as a model Outcome.
+
+    The server routes with ``resolve`` and the API offers ``match``: both are
+    asked, and must give the same answer."""
     found = router.match(method, raw_path)
+    resolution, entry, values = router.resolve(method, raw_path)
+    assert resolution == (found.kind, found.route_index, found.run_method, found.head_only,
+                          found.allow), (method, raw_path)
+    assert (entry.template if entry is not None else None) == \
+        (None if found.kind is MatchKind.NOT_FOUND else router.template_of(found.route_index))
+    assert list(values) == list(found.params.values()), (method, raw_path)
     if found.kind is MatchKind.NOT_FOUND:
         assert found.route_index == -1
         return model.Outcome("not_found", None, None, tuple(sorted(found.params.items())),

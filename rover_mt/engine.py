@@ -34,6 +34,8 @@ from .worker.inline import InlineRunner
 from .worker.pool import BATCH, WorkerPool
 from .worker.shared_store import SharedStore
 
+_new_request = tuple.__new__  # see handle_request
+
 UNMATCHED = UNMATCHED_ROUTE
 
 
@@ -249,22 +251,18 @@ class Engine:
             # Built-in paths are few and fixed, so they label themselves.
             return self._immediate(ticket, method, path, path, status, ctype, payload, extra,
                                    rid, keep_alive, head_only, started, peer_ip)
-        m = gen.router.match(method, path)
-        kind = m.kind
+        resolution, entry, values = gen.router.resolve(method, path)
+        kind = resolution[0]
         if kind is MatchKind.FOUND:
-            index = m.route_index
-            hid = gen.handler_ids[(index, m.run_method)]
-            req = Request(
-                hid=hid, generation=gen, method=method,
-                path=path, query=query, headers=headers, body=body or None,
-                route=gen.router.routes[index].template,
-                params=tuple([v.encode() for v in m.params.values()]),
-                request_id=rid,
-                client_ip=self.client_address.of(peer_ip, headers),
-                keep_alive=keep_alive, head_only=head_only, enqueued=started,
-                deadline=started + gen.timeout_for(index, self._handler_timeout),
-                ticket=ticket,
-            )
+            hid, route, timeout = gen.targets[(resolution[1], resolution[2])]
+            # Positional and without Request's own __new__: one is built per
+            # request, and the keyword call cost twice as much (the field order
+            # is Request's).
+            req = _new_request(Request, (
+                hid, gen, method, path, query, headers, body or None, route,
+                tuple([v.encode() for v in values]), rid,
+                self.client_address.of(peer_ip, headers), keep_alive, head_only, started,
+                started + (self._handler_timeout if timeout is None else timeout), ticket))
             ticket.request = req
             inline = self.inline
             if inline is not None and inline.runs_inline(gen.id, hid, body):
@@ -273,8 +271,8 @@ class Engine:
         if kind is MatchKind.NOT_FOUND:
             return self._immediate(ticket, method, path, UNMATCHED, 404, b"text/plain; charset=utf-8",
                                    b"Route not found", None, rid, keep_alive, head_only, started, peer_ip)
-        route = gen.router.routes[m.route_index].template if m.route_index >= 0 else UNMATCHED
-        allow = b"Allow: " + m.allow.encode()
+        route = entry.template if entry is not None else UNMATCHED
+        allow = b"Allow: " + resolution[4].encode()
         if kind is MatchKind.AUTO_OPTIONS:
             return self._immediate(ticket, method, path, route, 204, None, b"", allow,
                                    rid, keep_alive, head_only, started, peer_ip)

@@ -64,13 +64,17 @@ class AppGeneration:
                 hid = len(self.bindings) + 1
                 self.handler_ids[(index, method)] = hid
                 self.bindings.append((hid, spec.template, method, names))
+        # What the I/O thread needs per (route index, run method) once a request has
+        # matched, looked up once instead of three times per request: the handler
+        # id, the route's template (metrics label, ctx.route) and its own timeout.
+        self.targets: dict[tuple[int, str], tuple[int, str, float | None]] = {
+            (index, method): (hid, self.router.routes[index].template,
+                              self.route_timeouts.get(index))
+            for (index, method), hid in self.handler_ids.items()
+        }
         # Handlers declared with rover.route { inline = false }: never on the I/O thread.
         self.never_inline = frozenset(
             self.handler_ids[(index_of[r.template], r.method)] for r in routes if not r.inline)
-
-    def timeout_for(self, route_index: int, default: float) -> float:
-        """The handler deadline for a route, in seconds."""
-        return self.route_timeouts.get(route_index, default)
 
     @classmethod
     def load(cls, source: AppSource, *, engine: str, memory_limit: int = 0) -> "AppGeneration":

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from .loading import DifferentNamesRefused, DuplicateMethodAccepted
 from .methods import AllowWithoutHead, NoHeadFallback
-from .paths import DecodesBeforeSplitting, PlusIsSpace, TrailingSlashIgnored
+from .paths import (
+    DecodesBeforeSplitting,
+    MatchDisagreesWithResolve,
+    PlusIsSpace,
+    TrailingSlashIgnored,
+)
 from .precedence import CatchAllFirst, FirstDeclaredWins, NoBacktracking, ParamBeforeStatic
 
 MUTANTS = (
@@ -17,6 +22,7 @@ MUTANTS = (
     FirstDeclaredWins,
     CatchAllFirst,
     TrailingSlashIgnored,
+    MatchDisagreesWithResolve,
     PlusIsSpace,
     DecodesBeforeSplitting,
     AllowWithoutHead,

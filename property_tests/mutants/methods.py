@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-from rover_mt.routing import Match, MatchKind, Router
+from typing import Any
+
+from rover_mt.routing import MatchKind, Router
 
 
 class AllowWithoutHead(Router):
     """Leaves HEAD out of ``Allow`` even when GET exists."""
 
-    def match(self, method: str, raw_path: str) -> Match:
-        found = super().match(method, raw_path)
-        if not found.allow:
-            return found
-        allow = ", ".join(m for m in found.allow.split(", ") if m != "HEAD")
-        return Match(found.kind, found.route_index, found.params, found.run_method,
-                     found.head_only, allow)
+    def resolve(self, method: str, raw_path: str) -> Any:
+        (kind, index, run_method, head_only, allow), entry, values = super().resolve(method, raw_path)
+        allow = ", ".join(m for m in allow.split(", ") if m != "HEAD") if allow else allow
+        return (kind, index, run_method, head_only, allow), entry, values
 
 
 class NoHeadFallback(Router):
     """Answers 405 to HEAD on a GET-only path instead of running ``get``."""
 
-    def match(self, method: str, raw_path: str) -> Match:
-        found = super().match(method, raw_path)
-        if found.head_only:
-            allow = self.match("TRACE", raw_path).allow    # TRACE is never declared
-            return Match(MatchKind.METHOD_NOT_ALLOWED, found.route_index, found.params, "",
-                         False, allow)
-        return found
+    def resolve(self, method: str, raw_path: str) -> Any:
+        resolution, entry, values = super().resolve(method, raw_path)
+        if resolution[3]:  # head_only: HEAD fell back to GET
+            allow = self.resolve("TRACE", raw_path)[0][4]    # TRACE is never declared
+            resolution = (MatchKind.METHOD_NOT_ALLOWED, resolution[1], "", False, allow)
+        return resolution, entry, values

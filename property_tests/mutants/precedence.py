@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rover_mt.routing import Match, MatchKind, Router, RouteSpec
-from rover_mt.routing.router import _not_found
+from typing import Any
+
+from rover_mt.routing import MatchKind, Router, RouteSpec
 from rover_mt.routing.trie import PathEntry, TrieNode
 
 
@@ -74,13 +75,10 @@ class FirstDeclaredWins(Router):
         # One single-template production router per template, asked in declaration order.
         self._in_order = [Router(s for s in self.routes if s.template == t) for t in order]
 
-    def match(self, method: str, raw_path: str) -> Match:
+    def resolve(self, method: str, raw_path: str) -> Any:
         for single in self._in_order:
-            found = single.match(method, raw_path)
-            if found.kind is not MatchKind.NOT_FOUND:
-                spec = single.routes[found.route_index]
-                index = self.routes.index(spec)
-                return Match(found.kind, index, found.params, found.run_method,
-                             found.head_only, found.allow)
-        return _not_found()
-
+            resolution, entry, values = single.resolve(method, raw_path)
+            if resolution[0] is not MatchKind.NOT_FOUND:
+                index = self.routes.index(single.routes[resolution[1]])
+                return (resolution[0], index, *resolution[2:]), entry, values
+        return (MatchKind.NOT_FOUND, -1, "", False, ""), None, ()

@@ -733,19 +733,19 @@ return function(deps)
 
   function core.respond(hid, req, until_time, rid, date, keep_alive, head_only, raw_body, ...)
     local st, body, ctype, hdrs, logmsg, tb = core.dispatch(hid, req, until_time, raw_body, ...)
-    local parts = { status_line(st), "Date: ", date, "\r\nX-Request-Id: ", rid, "\r\n" }
-    local n = 6
-    if ctype then n = n + 1; parts[n] = "Content-Type: " .. ctype .. "\r\n" end
-    if hdrs then n = n + 1; parts[n] = hdrs .. "\r\n" end
+    local length
     if st == 204 or st == 304 or st < 200 then
-      body = ""
+      body, length = "", ""
     else
-      n = n + 1; parts[n] = "Content-Length: " .. #body .. "\r\n"
+      length = "\r\nContent-Length: " .. #body
     end
-    if not keep_alive then n = n + 1; parts[n] = "Connection: close\r\n" end
-    n = n + 1; parts[n] = "\r\n"
-    if not head_only then n = n + 1; parts[n] = body end
-    return st, concat(parts, "", 1, n), #body, logmsg, tb
+    -- One concatenation for the whole response (a table and concat cost a third
+    -- of this function for a small JSON answer).
+    local head_end = keep_alive and "\r\n\r\n" or "\r\nConnection: close\r\n\r\n"
+    local data = status_line(st) .. "Date: " .. date .. "\r\nX-Request-Id: " .. rid
+      .. (ctype and "\r\nContent-Type: " .. ctype or "") .. (hdrs and "\r\n" .. hdrs or "")
+      .. length .. head_end .. (head_only and "" or body)
+    return st, data, #body, logmsg, tb
   end
 
 

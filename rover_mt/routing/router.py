@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from .decode import split_path
 from .match import Match, MatchKind
 from .spec import ROUTE_METHODS, RouteConflict, RouteSpec
 from .template import SegmentKind, parse_template
-from .trie import PathEntry, TrieNode
+from .trie import PathEntry, Resolution, TrieNode
 
 _NOT_FOUND_INDEX = -1
+# What resolve() returns for a path no route matches.
+_NOT_FOUND: tuple[Resolution, None, Sequence[str]] = (
+    (MatchKind.NOT_FOUND, _NOT_FOUND_INDEX, "", False, ""), None, ())
 
 
 class Router:
@@ -61,22 +64,36 @@ class Router:
         ``raw_path`` is the path as received (latin-1 text of the bytes), without
         the query string and not decoded. ``method`` is the token as received.
         """
+        resolution, entry, values = self.resolve(method, raw_path)
+        kind, index, run_method, head_only, allow = resolution
+        params = dict(zip(entry.param_names, values)) if entry is not None else {}
+        return Match(kind, index, params, run_method, head_only, allow)
+
+    def resolve(self, method: str, raw_path: str) -> tuple[Resolution, PathEntry | None, Sequence[str]]:
+        """:meth:`match` without building a :class:`Match`, for the server's hot path.
+
+        Returns the precomputed ``(kind, route index, run_method, head_only, allow)``
+        for the method on the matched path, the matched :class:`PathEntry` (None for
+        NOT_FOUND) and the parameter values in template order. All three may be
+        shared between calls: read them, never change them. :meth:`match` is built
+        on this, so both always agree.
+        """
         if raw_path.isascii() and "%" not in raw_path:
             entry = self._static.get(raw_path)
             if entry is not None:
-                return _resolve(entry, method, {})
+                return entry.by_method.get(method, entry.not_allowed), entry, ()
             if not raw_path.startswith("/"):
-                return _not_found()
+                return _NOT_FOUND
             segments: list[str | None] = raw_path[1:].split("/") if len(raw_path) > 1 else []
         elif raw_path.startswith("/"):
             segments = split_path(raw_path)
         else:
-            return _not_found()
+            return _NOT_FOUND
         values: list[str] = []
         entry = self._walk(self._root, segments, 0, values)
         if entry is None:
-            return _not_found()
-        return _resolve(entry, method, dict(zip(entry.param_names, values)))
+            return _NOT_FOUND
+        return entry.by_method.get(method, entry.not_allowed), entry, values
 
     def _walk(self, node: TrieNode, segments: list[str | None], depth: int,
               values: list[str]) -> PathEntry | None:
@@ -105,15 +122,6 @@ class Router:
                 values.append("/".join(rest))  # type: ignore[arg-type]  # all() ruled out None
                 return node.catch_all
         return None
-
-
-def _resolve(entry: PathEntry, method: str, params: dict[str, str]) -> Match:
-    kind, index, run_method, head_only, allow = entry.by_method.get(method, entry.not_allowed)
-    return Match(kind, index, params, run_method, head_only, allow)
-
-
-def _not_found() -> Match:
-    return Match(MatchKind.NOT_FOUND, _NOT_FOUND_INDEX, {}, "", False, "")
 
 
 def _check_methods(spec: RouteSpec) -> None:
