@@ -24,14 +24,11 @@ NO_MEMORY = "not enough memory"
 #: connections after the CLI's gc.freeze(), 10 ms without it).
 GC_EXCUSE = 0.05
 _TIMEOUT_BODY = b'{"error":"Handler timed out"}'
-_thread_time = time.thread_time
-_gc_count = gc.get_count
-
 
 def _gc_epoch() -> tuple[int, int]:
     """Changes whenever Python's cyclic GC runs (young collections since the last
     middle one, middle ones since the last full one)."""
-    _, young, old = _gc_count()
+    _, young, old = gc.get_count()
     return young, old
 
 
@@ -39,9 +36,8 @@ def _cpu_spent(epoch: tuple[int, int], t0: float) -> float | None:
     """CPU seconds of this thread since `t0`, or None when the GC ran since
     `epoch` and the time is short enough for the collection to be most of it
     (see LuaRunner.execute_timed)."""
-    seconds = _thread_time() - t0
+    seconds = time.thread_time() - t0
     return seconds if seconds > GC_EXCUSE or _gc_epoch() == epoch else None
-
 
 
 # (status, response bytes, body length, error message or None, traceback or None)
@@ -75,8 +71,7 @@ class LuaRunner:
         """Run `req`'s handler and encode the answer; never raises."""
         app = None
         try:
-            gen = req.generation
-            app = self.apps.get(gen.id) or self._app_for_generation(gen)
+            app = self._app_for_generation(req.generation)
             # The Lua side runs the handler and encodes the whole response.
             answer = self._call(app, req)
         except MemoryError:
@@ -138,17 +133,10 @@ class LuaRunner:
         be most of it: that is not the handler's cost. A run over GC_EXCUSE is the
         handler's whatever ran meanwhile (a handler spinning until its deadline
         must not escape the count because some thread collected garbage)."""
-        # _gc_epoch and _cpu_spent written out: this runs for every request that
-        # runs on the I/O thread, where each Python call is felt.
-        _, young, old = _gc_count()
-        t0 = _thread_time()
+        epoch = _gc_epoch()
+        t0 = time.thread_time()
         answer = self.execute(req)
-        seconds = _thread_time() - t0
-        if seconds <= GC_EXCUSE:
-            _, young2, old2 = _gc_count()
-            if young2 != young or old2 != old:
-                return answer, None
-        return answer, seconds
+        return answer, _cpu_spent(epoch, t0)
 
     def _python_answer(self, req: Request, status: int, body: bytes, log_msg: Any) -> Answer:
         """An answer made here rather than by the Lua side (errors around the call)."""
