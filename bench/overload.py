@@ -4,7 +4,7 @@
    request is shed), so service time = workers / capacity.
 2. Offer about 4x that rate from 1,000 wrk connections (each connection waits
    `delay` ms between requests, which makes wrk roughly open-loop), while
-   a few probe connections in this process time each of their own requests,
+   a few probe connections (bench/probe.py) time each of their own requests,
    giving the latency of successful responses (wrk can only report the
    latency of all responses together, 503s included).
 3. Sample the server's memory throughout to see that RSS stays flat.
@@ -12,13 +12,12 @@
 
 from __future__ import annotations
 
-import http.client
 import statistics
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
+from probe import WrkProbe
 from procmem import tree_memory
 from servers import RunningServer, ServerSpec, rover_spec
 from workloads import WORKLOADS, validate
@@ -29,6 +28,12 @@ WORKERS = 2
 CONNECTIONS = 1000
 OVERLOAD_FACTOR = 4
 PROBE_CONNECTIONS = 8
+# Each probe connection waits this long after an answer before its next request.
+# Without the pause the probe fires again as soon as it gets a (fast) 503: 8
+# connections then sent about 5,000 requests a second, more than half again the
+# 4x overload W5 specifies. Paced, they add about 500 (5%) and still collect
+# several hundred successful answers per run.
+PROBE_PAUSE_MS = 10
 
 OVERLOAD_SPEC = rover_spec(
     "rover-mt-overload", f"rover-mt, {WORKERS} workers, queue_bound {QUEUE_BOUND}, backpressure shed",
@@ -54,46 +59,6 @@ function done(summary, latency, requests)
   for key, value in pairs(totals) do io.write(string.format("BENCH %s=%d\\n", key, value)) end
 end
 """
-
-
-class _Probe:
-    """Connections that time every request they send, until stopped."""
-
-    def __init__(self, port: int, path: str, connections: int, start_delay_s: float) -> None:
-        self._port, self._path, self._start_delay = port, path, start_delay_s
-        self._stop = threading.Event()
-        self.samples: list[tuple[int, float]] = []   # (status, seconds); 0 = transport error
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(connections)]
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=15)
-
-    def _loop(self) -> None:
-        # wrk fires one request per connection at once when it starts; the
-        # bound is about the steady state that follows, so probe from then on.
-        if self._stop.wait(self._start_delay):
-            return
-        conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
-        while not self._stop.is_set():
-            started = time.perf_counter()
-            try:
-                conn.request("GET", self._path)
-                response = conn.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                status = 0
-            with self._lock:
-                self.samples.append((status, time.perf_counter() - started))
-        conn.close()
 
 
 class _MemorySampler:
@@ -137,11 +102,14 @@ def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_S
         service_time_s = WORKERS / capacity
         delay_ms = max(1, round(connections * 1000 / (OVERLOAD_FACTOR * capacity)))
         before = tree_memory(server.pid)
-        probe = _Probe(server.port, w4.path, PROBE_CONNECTIONS, start_delay_s=min(2.0, duration_s / 4))
+        probe = WrkProbe(url, PROBE_CONNECTIONS, min(2.0, duration_s / 4), duration_s, scratch,
+                         pause_ms=PROBE_PAUSE_MS)
         with _MemorySampler(server.pid) as sampler:
             probe.start()
-            result = run_wrk(url, connections, duration_s, script, [str(delay_ms)])
-            probe.stop()
+            try:
+                result = run_wrk(url, connections, duration_s, script, [str(delay_ms)])
+            finally:
+                probe.wait()
         after = tree_memory(server.pid)
         still_answers = True
         try:
@@ -149,11 +117,12 @@ def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_S
         except (AssertionError, OSError):
             still_answers = False
 
-    ok_latencies = [seconds for status, seconds in probe.samples if status == 200]
+    samples = probe.samples
+    ok_latencies = [seconds for status, seconds in samples if status == 200]
     p99_ok_ms = _percentile(ok_latencies, 0.99) * 1000
     bound_ms = 2 * (QUEUE_BOUND / WORKERS + 1) * service_time_s * 1000
     counts = {k: int(v) for k, v in result.script_output.items()}
-    probe_other = sum(1 for status, _ in probe.samples if status not in (200, 503))
+    probe_other = sum(1 for status, _ in samples if status not in (200, 503))
     rss = sampler.rss_kib or [after.rss_kib]
     half = rss[len(rss) // 2:]
     rss_growth_kib = (max(half) - half[0]) if half else 0
@@ -164,8 +133,8 @@ def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_S
         "wrk": result.as_dict(), "answered_rps": result.rps,
         "ok": counts.get("ok", 0), "shed_503": counts.get("shed", 0), "other_status": counts.get("other", 0),
         "socket_errors": result.socket_errors,
-        "probe": {"requests": len(probe.samples), "ok": len(ok_latencies),
-                  "shed_503": sum(1 for s, _ in probe.samples if s == 503), "other": probe_other,
+        "probe": {"error": probe.error, "requests": len(samples), "ok": len(ok_latencies),
+                  "shed_503": sum(1 for s, _ in samples if s == 503), "other": probe_other,
                   "p50_ok_ms": statistics.median(ok_latencies) * 1000 if ok_latencies else float("nan"),
                   "p99_ok_ms": p99_ok_ms},
         "p99_bound_ms": bound_ms,
@@ -173,7 +142,7 @@ def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_S
         "rss_samples_kib": rss, "rss_growth_second_half_kib": rss_growth_kib,
         "still_answers": still_answers,
         "met": {
-            "only_fast_503s": counts.get("other", 0) == 0 and probe_other == 0
+            "only_fast_503s": counts.get("other", 0) == 0 and probe_other == 0 and probe.error is None
                               and sum(result.socket_errors.values()) == 0,
             "p99_ok_within_bound": p99_ok_ms <= bound_ms,
             # "Flat": no more than 5% (+2 MiB) growth over the second half of the run.

@@ -6,7 +6,8 @@ import shutil
 import footprint
 import overload
 import pytest
-from servers import PEERS
+from probe import WrkProbe
+from servers import PEERS, RunningServer
 
 PEER = next(p for p in PEERS if p.name == "selectors-httptools")
 
@@ -28,3 +29,18 @@ def test_overload_counts_statuses_and_probes(tmp_path):
     assert result["p99_bound_ms"] == pytest.approx(2 * (overload.QUEUE_BOUND / overload.WORKERS + 1)
                                                    * result["service_time_ms"])
     assert result["still_answers"] is True
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (bench/setup.sh installs it)")
+def test_probe_times_each_of_its_requests(tmp_path):
+    with RunningServer(PEER) as server:
+        probe = WrkProbe(f"http://127.0.0.1:{server.port}/hello", 3, 0.1, 1.2, tmp_path)
+        probe.start()
+        probe.wait()
+    samples = probe.samples
+    assert probe.error is None
+    # One file per wrk thread, so each connection kept its own clock.
+    assert len(list((tmp_path / "probe").glob("probe-*.txt"))) == 3
+    assert len(samples) > 100
+    assert {status for status, _ in samples} == {200}
+    assert all(0 < seconds < 1 for _, seconds in samples)
