@@ -15,10 +15,11 @@ probe process's GIL before it read the clock, adding that wait to the figure.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from pathlib import Path
+
+from wrkrun import WrkError, run_wrk
 
 # One connection per wrk thread, so `started` always belongs to the answer that
 # response() sees. The file name carries the thread number set in setup().
@@ -90,15 +91,11 @@ class WrkProbe:
         script = self._dir / "probe.lua"
         script.write_text(_PROBE_SCRIPT, encoding="utf-8")
         seconds = max(1, round(self._duration - self._start_delay))
-        argv = ["wrk", f"-t{self._connections}", f"-c{self._connections}", f"-d{seconds}s",
-                "--timeout=10s", "-s", str(script), self._url, "--", str(self._dir), str(self._pause_ms)]
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 40)
-        except subprocess.TimeoutExpired:
-            self.error = "probe wrk did not finish"
-            return
-        if done.returncode != 0:
-            self.error = f"probe wrk exited {done.returncode}: {done.stderr.strip()}"
+            run_wrk(self._url, self._connections, seconds, script, [str(self._dir), str(self._pause_ms)],
+                    threads=self._connections)
+        except WrkError as exc:
+            self.error = str(exc)
 
     @property
     def samples(self) -> list[tuple[int, float]]:
