@@ -29,7 +29,7 @@ from .observe.logger import Logger
 from .os_thread import name_os_thread
 from .request import Request, Ticket
 from .routing import MatchKind
-from .worker.compose import compose
+from .worker.compose import compose, shed_response
 from .worker.inline import InlineRunner
 from .worker.pool import BATCH, WorkerPool
 from .worker.shared_store import SharedStore
@@ -422,11 +422,8 @@ class Engine:
 
     def _shed_result(self, req: Request) -> tuple[int, bytes, int]:
         self.io_metrics.inc("shed_total")
-        body = b'{"error":"Server overloaded"}'
-        data = compose(503, body, b"application/json", b"Retry-After: 1",
-                       request_id=req.request_id, date=self.date(),
-                       keep_alive=req.keep_alive and not self.closing, head_only=req.head_only)
-        return (503, data, len(body))
+        return shed_response(request_id=req.request_id, date=self.date(),
+                             keep_alive=req.keep_alive and not self.closing, head_only=req.head_only)
 
     def _shed_later(self, req: Request) -> None:
         """Block mode ran out of time waiting for room."""

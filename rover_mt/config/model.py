@@ -144,6 +144,14 @@ class Config:
         100, "How long a request may wait for room in a full queue before it is shed (`backpressure = block`).",
         group=QUEUE, unit="ms", min=0, max=60_000,
     )
+    queue_timeout: float = _setting(
+        0.0,
+        "Longest a request may wait for a worker, counted from when it was read. A worker that reaches an "
+        "older request answers it 503 at once instead of running it, as a full queue would (HAProxy's "
+        "`timeout queue`). Under overload this bounds how long the requests that *are* served wait, "
+        "which `queue_bound` alone cannot when the workers slow down. `0`: no limit.",
+        group=QUEUE, unit="seconds", min=0.0, max=3600.0,
+    )
     max_stuck_workers: int = _setting(
         1, "`/ready` answers 503 once more than this many workers are stuck in handlers that could not be interrupted (0: any stuck worker).",
         group=QUEUE, min=0, max=1024,

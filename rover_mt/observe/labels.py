@@ -36,7 +36,9 @@ DURATION_BUCKETS: tuple[float, ...] = (
 #: without namespace -> help). They are exported as 0 before the first increment so
 #: dashboards and alerts see them from the start.
 DEFAULT_COUNTERS: dict[str, str] = {
-    "shed_total": "Requests answered 503 because the worker queue was full.",
+    "shed_total": "Requests answered 503 because the worker queue was full (or, with queue_timeout, "
+                  "because they waited in it too long).",
+    "queue_expired_total": "Requests answered 503 by a worker because they waited longer than queue_timeout.",
     "worker_restarts_total": "Worker threads replaced after getting stuck or losing their runtime.",
     "handler_timeouts_total": "Requests answered 504 because the handler ran past its deadline.",
     "dispatched_total": "Requests handed to the worker queue.",

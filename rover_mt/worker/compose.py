@@ -38,6 +38,18 @@ class DateHeader:
         return self._value
 
 
+SHED_BODY = b'{"error":"Server overloaded"}'
+
+
+def shed_response(*, request_id: bytes, date: bytes, keep_alive: bool,
+                  head_only: bool) -> tuple[int, bytes, int]:
+    """The answer to a shed request (SPEC 12): 503 with ``Retry-After: 1``, as
+    (status, bytes, body length)."""
+    data = compose(503, SHED_BODY, b"application/json", b"Retry-After: 1", request_id=request_id,
+                   date=date, keep_alive=keep_alive, head_only=head_only)
+    return (503, data, len(SHED_BODY))
+
+
 # Status codes whose responses never carry a body (RFC 9110 section 6.4.1).
 _NO_BODY = frozenset({204, 304})
 

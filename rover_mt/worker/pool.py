@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from ..request import Request, request_field
-from .compose import DateHeader
+from .compose import DateHeader, shed_response
 from ..os_thread import name_os_thread
 from .runner import LuaRunner
 
@@ -167,14 +167,36 @@ class Worker(LuaRunner):
     # -- one request ----------------------------------------------------------
     def _take(self, req: Request, now: float) -> bool:
         """Start `req`, or skip it when it was answered already (504 while
-        queued) or its client left."""
-        if not self.pool.take(req.ticket, now):
-            self.pool.finished(req)
+        queued) or its client left, or shed it when it waited past queue_timeout."""
+        pool = self.pool
+        if not pool.take(req.ticket, now):
+            pool.finished(req)
             self.metrics.inc("completed_total")
+            return False
+        limit = pool.queue_timeout
+        if limit and now - req.enqueued > limit:
+            self._shed_expired(req)
             return False
         self.metrics.queue_wait(now - req.enqueued)
         req.ticket.worker = self
         return True
+
+    def _shed_expired(self, req: Request) -> None:
+        """Answer 503 to a request that waited longer than queue_timeout, without
+        running it: its client gets the fast answer of a full queue rather than a
+        late 200, and the requests behind it start sooner
+        (docs/deadlines-and-overload.md, "A limit on the wait")."""
+        pool = self.pool
+        pool.finished(req)
+        metrics = self.metrics
+        metrics.inc("completed_total")
+        metrics.inc("shed_total")
+        metrics.inc("queue_expired_total")
+        if not self.retired:
+            ticket = req.ticket
+            ticket.deliver(ticket, shed_response(
+                request_id=req.request_id, date=pool.date.get(),
+                keep_alive=req.keep_alive and not pool.closing, head_only=req.head_only))
 
     def _handle(self, reqs: list[Request]) -> None:
         """Run `reqs` (see _batch_from): alone, or in one Lua call."""
@@ -231,6 +253,8 @@ class WorkerPool:
         self.engine = engine
         self.sync_queue = sync_queue
         self.count = count
+        #: Seconds a request may wait for a worker (0: no limit); see Worker._take.
+        self.queue_timeout: float = engine.config.queue_timeout
         self.date = DateHeader()
         self.closing = False
         self._lock = threading.Lock()
