@@ -30,9 +30,11 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
 
     def __init__(self, pause_for: Callable[[], float],
                  on_error: Callable[[BaseException, Any], None],
-                 inbox: Any = None, collect: Callable[[], None] = lambda: None) -> None:
+                 inbox: Any = None, collect: Callable[[], None] = lambda: None,
+                 nap_for: Callable[[], float] = lambda: 0.0) -> None:
         super().__init__()
         self._pause_for = pause_for
+        self._nap_for = nap_for
         self._on_error = on_error
         # The workers' answers (rover_mt/inbox.py), and what hands them to their
         # connections: answers that arrive while the loop is awake do not wake
@@ -105,8 +107,14 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
         pause = self._pause_for()
         if pause > 0 and self._pause(pause):
             timeout = 0  # as above: what it sent may have scheduled callbacks
-        if inbox is not None and timeout != 0 and not inbox.sleeping():
-            timeout = 0  # answers came meanwhile: take them in the next iteration
+        if inbox is not None and timeout != 0:
+            if not inbox.sleeping():
+                timeout = 0  # answers came meanwhile: take them in the next iteration
+            elif (nap := self._nap_for()) > 0:
+                # The workers have plenty queued (Engine._nap): let requests
+                # gather before reading them. Answers finished meanwhile are
+                # sent by their workers, since the loop counts as asleep.
+                time.sleep(nap)
         ready = super().select(timeout)
         if inbox is not None:
             inbox.awake()

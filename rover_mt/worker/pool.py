@@ -214,6 +214,7 @@ class Worker(LuaRunner):
             answers, per_request = self.execute_batch(live)
         finally:
             self.busy_since = 0.0
+            pool.note_service((time.monotonic() - now) / len(live))
             for req in live:
                 pool.finished(req)
                 metrics.inc("completed_total")
@@ -237,6 +238,7 @@ class Worker(LuaRunner):
                 answer = self.execute(req)
             status, data, body_len, _msg, _tb = answer
         finally:
+            pool.note_service(time.monotonic() - now)
             # Counted before the answer leaves, so a client that reads its answer
             # and then scrapes /metrics sees this request as finished.
             self.busy_since = 0.0
@@ -255,6 +257,9 @@ class WorkerPool:
         self.count = count
         #: Seconds a request may wait for a worker (0: no limit); see Worker._take.
         self.queue_timeout: float = engine.config.queue_timeout
+        #: Moving average of the wall time a worker spends per request, in seconds
+        #: (Engine._nap reads it to tell how much work the queue holds).
+        self.service_average = 0.0
         self.date = DateHeader()
         self.closing = False
         self._lock = threading.Lock()
@@ -353,6 +358,11 @@ class WorkerPool:
                 self._warm_cond.notify_all()
 
     # -- what workers need from the engine -------------------------------------
+    def note_service(self, seconds: float) -> None:
+        """A worker spent `seconds` on one request (worker thread). Workers update
+        the average without a lock: a lost update only makes it a little staler."""
+        self.service_average += (seconds - self.service_average) * 0.05
+
     def handler_average(self, req: Request) -> float | None:
         """The moving average of CPU seconds of `req`'s handler, once known (the
         direct-execution bookkeeping keeps it), else None. Any thread."""
