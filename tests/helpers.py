@@ -20,6 +20,36 @@ def write_app(folder: Path, source: str, name: str = "app.lua") -> Path:
     return path
 
 
+def busy_app(seconds: float) -> str:
+    """A Lua app whose `GET /slow` spins `seconds` of CPU, then answers "done"."""
+    return f"""
+local api = rover.server {{}}
+function api.slow.get()
+  local t = os.clock() + {seconds}
+  while os.clock() < t do end
+  return "done"
+end
+return api
+"""
+
+
+def send_slow(port: int) -> socket.socket:
+    """Open a connection and send `GET /slow` with `Connection: close`; the
+    answer is read later (read_to_close)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    return sock
+
+
+def read_to_close(sock: socket.socket) -> bytes:
+    """Everything the server sends on `sock` until it closes; then close it."""
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    sock.close()
+    return data
+
+
 def raw_exchange(port: int, data: bytes, *, timeout: float = 5.0, until_close: bool = True) -> bytes:
     """Send raw bytes; read until the server closes (or `timeout` passes)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:

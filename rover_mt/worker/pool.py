@@ -173,11 +173,12 @@ class Worker(LuaRunner):
             pool.finished(req)
             self.metrics.inc("completed_total")
             return False
+        waited = now - req.enqueued
         limit = pool.queue_timeout
-        if limit and now - req.enqueued > limit:
+        if limit and waited > limit:
             self._shed_expired(req)
             return False
-        self.metrics.queue_wait(now - req.enqueued)
+        self.metrics.queue_wait(waited)
         req.ticket.worker = self
         return True
 

@@ -9,33 +9,13 @@ from pathlib import Path
 
 from rover_mt import Server
 from rover_mt.engine import Engine
-from tests.helpers import split_responses, write_app
+from tests.helpers import busy_app, read_to_close, send_slow, split_responses, write_app
 
-APP = """
-local api = rover.server {}
-function api.slow.get()
-  local t = os.clock() + 0.05
-  while os.clock() < t do end
-  return "done"
-end
-return api
-"""
-
-REQUEST = b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-
-
-def send(port: int) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(REQUEST)
-    return s
+APP = busy_app(0.05)
 
 
 def status_of(s: socket.socket) -> int:
-    data = b""
-    while chunk := s.recv(4096):
-        data += chunk
-    s.close()
-    return split_responses(data)[0][0]
+    return split_responses(read_to_close(s))[0][0]
 
 
 def naps_while_queued(tmp_path: Path, queue_bound: int) -> tuple[float, float, float, list[int]]:
@@ -45,10 +25,10 @@ def naps_while_queued(tmp_path: Path, queue_bound: int) -> tuple[float, float, f
                 backpressure="shed", inline_handler_us=0, docs=False, log_level="nope") as srv:
         engine = srv.engine
         before = engine.call_in_loop(engine._nap)
-        assert status_of(send(srv.port)) == 200  # the workers learn the handler's time
-        socks = [send(srv.port)]
+        assert status_of(send_slow(srv.port)) == 200  # the workers learn the handler's time
+        socks = [send_slow(srv.port)]
         time.sleep(0.01)  # the first is running
-        socks += [send(srv.port) for _ in range(3)]
+        socks += [send_slow(srv.port) for _ in range(3)]
         deadline = time.monotonic() + 5
         while engine.call_in_loop(engine.dispatcher.depth) < 3 and time.monotonic() < deadline:
             time.sleep(0.002)

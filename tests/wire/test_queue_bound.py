@@ -11,17 +11,9 @@ import threading
 import time
 
 from rover_mt import Server
-from tests.helpers import split_responses, write_app
+from tests.helpers import busy_app, read_to_close, send_slow, split_responses, write_app
 
-APP = """
-local api = rover.server {}
-function api.slow.get()
-  local t = os.clock() + 0.15
-  while os.clock() < t do end
-  return "done"
-end
-return api
-"""
+APP = busy_app(0.15)
 
 
 def test_at_most_queue_bound_wait_behind_the_running_one(tmp_path):
@@ -30,20 +22,9 @@ def test_at_most_queue_bound_wait_behind_the_running_one(tmp_path):
                 log_level="nope") as srv:
         socks = []
         for _ in range(12):
-            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-            s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            socks.append(s)
+            socks.append(send_slow(srv.port))
             time.sleep(0.025)  # arrivals span two handler runs, so batches are taken meanwhile
-        statuses = []
-        for s in socks:
-            data = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            s.close()
-            statuses.append(split_responses(data)[0][0])
+        statuses = [split_responses(read_to_close(s))[0][0] for s in socks]
     # At most one runs and four wait at any moment. Arrivals span ~300 ms, during
     # which one or two handlers finish and free a place each: five to seven are
     # served. (Counting a worker's batch as free room lets nine or more in.)
@@ -58,26 +39,15 @@ def test_abandoned_requests_do_not_hold_places(tmp_path):
     path = write_app(tmp_path, APP)
     with Server(path, port=0, workers=1, queue_bound=4, backpressure="shed", docs=False,
                 log_level="nope") as srv:
-        def send() -> socket.socket:
-            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-            s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            return s
-
-        running = send()
+        running = send_slow(srv.port)
         time.sleep(0.05)  # the worker is busy with it for ~150 ms
-        for s in [send() for _ in range(4)]:  # fill the queue, then leave (reset)
+        for s in [send_slow(srv.port) for _ in range(4)]:  # fill the queue, then leave (reset)
             time.sleep(0.01)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             s.close()
         time.sleep(0.05)
-        live = [send() for _ in range(4)]
-        statuses = []
-        for s in [running, *live]:
-            data = b""
-            while chunk := s.recv(4096):
-                data += chunk
-            s.close()
-            statuses.append(split_responses(data)[0][0])
+        live = [send_slow(srv.port) for _ in range(4)]
+        statuses = [split_responses(read_to_close(s))[0][0] for s in [running, *live]]
     assert statuses == [200] * 5, statuses
 
 
@@ -85,7 +55,7 @@ def test_block_mode_admits_no_more_than_queue_bound_either(tmp_path):
     """Requests blocked for room are admitted only when the count of waiting
     requests (the worker's batch included) is under the bound, and oldest first;
     those still blocked at backpressure_timeout_ms are shed."""
-    path = write_app(tmp_path, APP.replace("0.15", "0.05"))
+    path = write_app(tmp_path, busy_app(0.05))
     with Server(path, port=0, workers=1, queue_bound=4, backpressure="block",
                 backpressure_timeout_ms=300, docs=False, log_level="nope") as srv:
         engine = srv.engine
@@ -99,18 +69,8 @@ def test_block_mode_admits_no_more_than_queue_bound_either(tmp_path):
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        socks = []
-        for _ in range(20):
-            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-            s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            socks.append(s)
-        statuses = []
-        for s in socks:
-            data = b""
-            while chunk := s.recv(4096):
-                data += chunk
-            s.close()
-            statuses.append(split_responses(data)[0][0])
+        socks = [send_slow(srv.port) for _ in range(20)]
+        statuses = [split_responses(read_to_close(s))[0][0] for s in socks]
         stop.set()
         sampler.join(10)
     assert max(depths) <= 4, max(depths)
@@ -124,7 +84,7 @@ def test_block_mode_admits_no_more_than_queue_bound_either(tmp_path):
 def test_stopping_at_once_with_requests_blocked_for_room_leaves_no_pending_task(tmp_path, caplog):
     """With graceful_timeout = 0 requests may still be blocked for room when the loop
     ends; the task admitting them is cancelled rather than destroyed while pending."""
-    path = write_app(tmp_path, APP.replace("0.15", "0.3"))
+    path = write_app(tmp_path, busy_app(0.3))
     srv = Server(path, port=0, workers=1, queue_bound=1, backpressure="block",
                  backpressure_timeout_ms=5000, graceful_timeout=0, docs=False, log_level="nope")
     srv.start()

@@ -8,35 +8,15 @@ import time
 from pathlib import Path
 
 from rover_mt import Server
-from tests.helpers import split_responses, write_app
+from tests.helpers import busy_app, read_to_close, send_slow, split_responses, write_app
 from tests.wire.test_sent_by_worker import metrics_text, sample
 
-APP = """
-local api = rover.server {}
-function api.slow.get()
-  local t = os.clock() + 0.15
-  while os.clock() < t do end
-  return "done"
-end
-return api
-"""
-
-REQUEST = b"GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-
-
-def send(port: int) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(REQUEST)
-    return s
+APP = busy_app(0.15)
 
 
 def answer(s: socket.socket) -> tuple[int, dict[str, str], bytes, float]:
     """The response on `s` and the monotonic time it was complete."""
-    data = b""
-    while chunk := s.recv(4096):
-        data += chunk
-    s.close()
-    status, headers, body = split_responses(data)[0]
+    status, headers, body = split_responses(read_to_close(s))[0]
     return status, headers, body, time.monotonic()
 
 
@@ -45,11 +25,11 @@ def one_running_two_waiting(tmp_path: Path, **settings: object) -> tuple[list[tu
     then one more once all are answered. Returns the four answers and /metrics."""
     with Server(write_app(tmp_path, APP), port=0, workers=1, queue_bound=8, backpressure="shed",
                 inline_handler_us=0, docs=False, log_level="nope", **settings) as srv:
-        running = send(srv.port)
+        running = send_slow(srv.port)
         time.sleep(0.03)  # the worker is inside the handler for ~120 ms more
-        waiting = [send(srv.port), send(srv.port)]
+        waiting = [send_slow(srv.port), send_slow(srv.port)]
         answers = [answer(s) for s in (running, *waiting)]
-        answers.append(answer(send(srv.port)))  # nothing queued now: it runs
+        answers.append(answer(send_slow(srv.port)))  # nothing queued now: it runs
         text = metrics_text(srv.port)
     return answers, text
 
