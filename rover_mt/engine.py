@@ -77,6 +77,9 @@ class Engine:
         self._shed_since = 0.0  # first shed of this loop iteration (see _shed_pause)
         self._shed_count = 0
         self._inflight: set[Ticket] = set()
+        # Requests for the I/O thread's own runtime, read in this loop iteration
+        # and run together at its end (see _defer_inline).
+        self._inline_pending: list[Request] = []
         self._watchdog_timer: asyncio.TimerHandle | None = None  # None: not running
         self._stop_lock = threading.Lock()
         self.on_loop_stop: list[Callable[[], None]] = []  # run on the loop thread as it ends
@@ -236,8 +239,9 @@ class Engine:
         """Route one complete request (loop thread).
 
         Returns ``(status, response_bytes, body_size)`` when it is answered at once
-        (404, 405, OPTIONS, built-in endpoints, 503), or None when it was queued:
-        the answer then arrives through ``ticket.owner.on_result``.
+        (404, 405, OPTIONS, built-in endpoints, 503), or None when it was queued
+        or held for this thread's own runtime (:meth:`_defer_inline`): the answer
+        then arrives through ``ticket.owner.on_result``.
         """
         path_b, _, query = target.partition(b"?")
         path = path_b.decode("latin-1")
@@ -266,7 +270,8 @@ class Engine:
             ticket.request = req
             inline = self.inline
             if inline is not None and inline.runs_inline(gen.id, hid, body):
-                return self._run_inline(inline, req)
+                self._defer_inline(req)
+                return None
             return self.submit(req)
         if kind is MatchKind.NOT_FOUND:
             return self._immediate(ticket, method, path, UNMATCHED, 404, b"text/plain; charset=utf-8",
@@ -289,16 +294,64 @@ class Engine:
         self.record(method, path, route, status, started, len(payload), rid, peer_ip)
         return (status, data, len(payload))
 
-    def _run_inline(self, inline: InlineRunner, req: Request) -> tuple[int, bytes, int]:
-        """Run a fast handler right here on the loop thread (worker/inline.py)."""
-        status, data, nbytes, _msg, _tb = inline.run(req)
+    def _defer_inline(self, req: Request) -> None:
+        """Hold a request for the I/O thread's own runtime until the end of this
+        loop iteration (loop thread): the requests that one poll brings in then
+        run in one Lua call per handler, as batches do on the workers, instead of
+        one call each (docs/architecture.md, "Inline runs in batches")."""
+        pending = self._inline_pending
+        pending.append(req)
+        if len(pending) == 1:
+            self.loop.call_soon(self._run_inline_pending)  # type: ignore[union-attr]
+
+    def _run_inline_pending(self) -> None:
+        """Run the requests held by :meth:`_defer_inline` and hand out the answers."""
+        pending, self._inline_pending = self._inline_pending, []
+        inline = self.inline
+        assert inline is not None
+        groups: dict[int, list[Request]] = {}
+        for req in pending:
+            if req.ticket.done:  # the client left meanwhile (counted as 499)
+                req.ticket.request = None
+                continue
+            if req.generation.id != inline.gen_id:
+                # The app was swapped since it was read: its runtime here is gone.
+                self._hand_to_workers(req)
+                continue
+            group = groups.get(req.hid)
+            if group is None:
+                groups[req.hid] = [req]
+            else:
+                group.append(req)
+        for group in groups.values():
+            limit = inline.batch_limit(group[0].hid)
+            for start in range(0, len(group), limit):
+                reqs = group[start:start + limit]
+                if len(reqs) > 1:
+                    answers = inline.run_batch(reqs)
+                    self.io_metrics.inc("inline_batched_total", len(reqs))
+                else:
+                    answers = [inline.run(reqs[0])]
+                self.io_metrics.inc("inline_total", len(reqs))
+                for req, answer in zip(reqs, answers):
+                    self._finish_inline(req, answer)
+
+    def _finish_inline(self, req: Request, answer: Any) -> None:
         ticket = req.ticket
-        ticket.done = True
         ticket.request = None  # breaks the cycle with req (see _flush_ready)
-        self.io_metrics.inc("inline_total")
+        if ticket.done:  # the client left while it ran
+            return
+        ticket.done = True
+        status, data, nbytes = answer[0], answer[1], answer[2]
         self.record(req.method, req.path, req.route, status, req.enqueued, nbytes,
                     req.request_id, req.client_ip)
-        return (status, data, nbytes)
+        ticket.owner.on_result(ticket, (status, data, nbytes))
+
+    def _hand_to_workers(self, req: Request) -> None:
+        result = self.submit(req)
+        if result is not None:  # shed: answered at once
+            req.ticket.request = None
+            req.ticket.owner.on_result(req.ticket, result)
 
     def new_request_id(self) -> bytes:
         """A fresh request id (loop thread only)."""

@@ -775,7 +775,12 @@ return function(deps)
                                                  head_only, raw_body, unpack(args, i, i + np - 1))
         batch_index = nil
         -- A timed-out request leaves the hook armed: it must not reach the next one.
-        if timed_out then sethook(deadline_hook, "") end
+        -- The requests after it waited while it ran: from now on each is asked
+        -- about first, and one whose own deadline passed meanwhile is not run.
+        if timed_out then
+          sethook(deadline_hook, "")
+          interrupt_seen = true
+        end
       end
       i = i + np
       out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] = st, data, len, logmsg or false, tb or false

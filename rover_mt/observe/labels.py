@@ -45,5 +45,7 @@ DEFAULT_COUNTERS: dict[str, str] = {
     "completed_total": "Requests a worker finished (any outcome).",
     "inline_total": "Requests whose handler ran on the I/O thread (direct execution).",
     "batched_total": "Requests a worker ran in a batch: several requests of one fast handler in one Lua call.",
+    "inline_batched_total": "Requests the I/O thread ran in a batch: several requests of one inline handler, "
+                            "read in one loop iteration, in one Lua call.",
     "sent_by_worker_total": "Answers a worker sent to the client itself, because the I/O thread was asleep.",
 }

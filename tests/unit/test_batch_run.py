@@ -152,3 +152,26 @@ def test_a_request_past_its_deadline_is_stopped_in_a_batch(setup):
     t.join(timeout=10)
     assert [a[0] for a in answers] == [200, 504]
     assert time.monotonic() - t0 < 4
+
+
+def test_requests_held_up_past_their_deadline_by_a_timed_out_one_do_not_run(setup):
+    runner, gen = setup
+    # The first spins past its deadline and is stopped (0.3 s, as the watchdog
+    # would); the second's deadline passed while it waited, so it gets 504
+    # without running; the third still has time and runs.
+    reqs = [request(gen, "GET", "/spin/5000", timeout=0.2), request(gen, "GET", "/spin/1", timeout=0.1),
+            request(gen, "GET", "/spin/1")]
+    first = reqs[0].ticket
+
+    def watchdog() -> None:
+        time.sleep(0.3)
+        runner.interrupt.interrupt(first)
+
+    t = threading.Thread(target=watchdog)
+    t.start()
+    t0 = time.monotonic()
+    answers, _ = runner.execute_batch(reqs)
+    t.join(timeout=10)
+    assert [a[0] for a in answers] == [504, 504, 200]
+    assert b"timed out" in body_of(answers[1])
+    assert time.monotonic() - t0 < 4

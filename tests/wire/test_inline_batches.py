@@ -1,0 +1,138 @@
+"""Inline batches over real sockets: requests for a handler that runs on the I/O
+thread, read in one loop iteration, run together in one Lua call (engine.py,
+Engine._run_inline_pending), and each client still gets its own answer, its own
+error and its own deadline.
+
+To make the requests arrive in one poll, the test holds the loop thread (a
+sleep run through Engine.call_in_loop) while the clients send; when the loop
+wakes, one poll returns them all."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+from rover_mt import Server
+from tests.helpers import split_responses, write_app
+from tests.wire.test_inline import THRESHOLD, get, metric, until_inline
+
+APP = """
+local api = rover.server {}
+-- Fast unless told otherwise; rover.worker.id is 0 when it ran on the I/O thread.
+function api.item.p_id.get(ctx)
+  local id = ctx:params().id
+  local q = ctx:query()
+  if q.fail then error("item " .. id .. " failed") end
+  if q.spin then while true do end end
+  return { id = id, worker = rover.worker.id }
+end
+return api
+"""
+
+CLIENTS = 20
+
+
+def hold_loop(srv: Server, seconds: float) -> threading.Thread:
+    """Keep the loop thread asleep for `seconds`, from another thread."""
+    holder = threading.Thread(target=srv.engine.call_in_loop,
+                              args=(lambda: time.sleep(seconds),), kwargs={"timeout": 10})
+    holder.start()
+    time.sleep(0.05)  # the loop has taken the callback
+    return holder
+
+
+def send_together(srv: Server, paths: list[str], hold: float = 0.3) -> list[tuple[int, dict, bytes]]:
+    """Send one request per path, each on its own connection, while the loop is
+    held; return each connection's answer, in the order of `paths`."""
+    socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in paths]
+    time.sleep(0.1)  # every connection accepted before the loop is held
+    holder = hold_loop(srv, hold)
+    for sock, path in zip(socks, paths):
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    holder.join(timeout=10)
+    answers = []
+    for sock in socks:
+        answers.append(read_one_response(sock))
+        sock.close()
+    return answers
+
+
+def read_one_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    data = b""
+    while True:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if sep:
+            length = int(split_responses(head + sep)[0][1].get("content-length", "0"))
+            if len(rest) >= length:
+                return split_responses(data)[0]
+        chunk = sock.recv(65536)  # the socket's timeout (10 s) bounds the wait
+        assert chunk, f"connection closed without a whole answer: {data[:200]!r}"
+        data += chunk
+
+
+def body_of(answer: tuple[int, dict, bytes]) -> dict:
+    return json.loads(answer[2])
+
+
+def test_requests_read_in_one_poll_run_in_one_batch(tmp_path: Path):
+    app = write_app(tmp_path, APP)
+    with Server(app, port=0, workers=2, log_level="error", **THRESHOLD) as srv:
+        assert until_inline(srv.port, "/item/0")[-1] == 0
+        inline_before = metric(srv.port, "rover_inline_total")
+        dispatched_before = metric(srv.port, "rover_dispatched_total")
+        assert metric(srv.port, "rover_inline_batched_total") == 0  # one at a time so far
+        answers = send_together(srv, [f"/item/{i}" for i in range(CLIENTS)])
+        for i, answer in enumerate(answers):
+            assert answer[0] == 200, answer
+            assert body_of(answer) == {"id": str(i), "worker": 0}
+        # Each request of the one metrics request below counts too: inline_total
+        # grows by exactly CLIENTS, none went to the workers.
+        assert metric(srv.port, "rover_inline_total") - inline_before == CLIENTS
+        assert metric(srv.port, "rover_dispatched_total") == dispatched_before
+        # All in batches (a batch is at most 64 requests, or 0.3 ms of their
+        # average time; a lone remainder would run alone).
+        assert metric(srv.port, "rover_inline_batched_total") >= CLIENTS - 1
+
+
+def test_an_error_in_a_batch_is_its_own_requests_alone(tmp_path: Path):
+    app = write_app(tmp_path, APP)
+    with Server(app, port=0, workers=2, log_level="error", **THRESHOLD) as srv:
+        assert until_inline(srv.port, "/item/0")[-1] == 0
+        paths = [f"/item/{i}" + ("?fail=1" if i % 3 == 0 else "") for i in range(CLIENTS)]
+        answers = send_together(srv, paths)
+        for i, answer in enumerate(answers):
+            if i % 3 == 0:
+                assert answer[0] == 500, answer
+                # Its own error (shown: expose_errors is on by default), no other's.
+                assert body_of(answer)["error"].endswith(f"item {i} failed"), answer
+            else:
+                assert answer[0] == 200 and body_of(answer) == {"id": str(i), "worker": 0}, answer
+        assert metric(srv.port, "rover_inline_batched_total") >= CLIENTS - 1
+
+
+def test_a_deadline_in_a_batch_stops_the_request_that_spins(tmp_path: Path):
+    """The guard thread stops the request that spins at its deadline; the
+    requests before it in the batch got their answers. (Requests after it
+    whose deadline passed while they waited get 504 without running:
+    tests/unit/test_batch_run.py, where deadlines can be set exactly.)"""
+    app = write_app(tmp_path, APP)
+    with Server(app, port=0, workers=2, handler_timeout=0.5, log_level="error", **THRESHOLD) as srv:
+        assert until_inline(srv.port, "/item/0")[-1] == 0
+        spin = CLIENTS - 1
+        paths = [f"/item/{i}" + ("?spin=1" if i == spin else "") for i in range(CLIENTS)]
+        t0 = time.monotonic()
+        answers = send_together(srv, paths, hold=0.2)
+        took = time.monotonic() - t0
+        for i, answer in enumerate(answers[:spin]):
+            assert answer[0] == 200 and body_of(answer) == {"id": str(i), "worker": 0}, answer
+        assert answers[spin][0] == 504 and body_of(answers[spin]) == {"error": "Handler timed out"}
+        assert took < 3.0, took  # stopped at its 0.5 s deadline, not later
+        assert metric(srv.port, "rover_handler_timeouts_total") == 1
+        assert metric(srv.port, "rover_inline_batched_total") >= CLIENTS - 1
+        # The batch took 0.5 s, far over the limit of an inline run: the handler
+        # is back on the workers.
+        status, body = get(srv.port, "/item/1")
+        assert status == 200 and body["worker"] != 0, body
