@@ -239,6 +239,7 @@ def write_plots(results: dict[str, Any], img_dir: Path) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     img_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -260,6 +261,8 @@ def write_plots(results: dict[str, Any], img_dir: Path) -> list[Path]:
         ax_rps.set_yticks([n + 0.4 - height / 2 for n in range(len(servers))], servers)
         ax_rps.invert_yaxis()
         ax_rps.set_xlabel("requests/s (median, min-max)")
+        # Thousands as "50k": full numbers ran into each other past 100,000.
+        ax_rps.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / 1000:g}k" if v else "0"))
         ax_p99.set_xlabel("p99 latency, ms (median)")
         ax_rps.legend(loc="lower right", fontsize="small")
         fig.suptitle(f"{workload}: {results['workloads'][workload]}")

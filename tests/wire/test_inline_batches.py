@@ -136,3 +136,42 @@ def test_a_deadline_in_a_batch_stops_the_request_that_spins(tmp_path: Path):
         # is back on the workers.
         status, body = get(srv.port, "/item/1")
         assert status == 200 and body["worker"] != 0, body
+
+
+VERSIONED = """
+local api = rover.server {}
+function api.item.p_id.get(ctx)
+  return { id = ctx:params().id, worker = rover.worker.id, version = VERSION }
+end
+return api
+"""
+
+
+def test_requests_held_for_a_batch_when_the_app_is_swapped_run_on_the_workers(tmp_path: Path):
+    """The reload's swap is queued on the loop while the loop is held; the
+    requests read in the next poll are routed to the old app and held for a
+    batch, then the swap runs before the batch does. They must not run on the
+    I/O thread's runtime, which is the new app's by then: the workers run them,
+    on the old app."""
+    app = write_app(tmp_path, VERSIONED.replace("VERSION", "1"))
+    with Server(app, port=0, workers=2, log_level="error", **THRESHOLD) as srv:
+        assert until_inline(srv.port, "/item/0")[-1] == 0
+        socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(CLIENTS)]
+        time.sleep(0.1)  # every connection accepted before the loop is held
+        holder = hold_loop(srv, 1.0)
+        for i, sock in enumerate(socks):
+            sock.sendall(f"GET /item/{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        write_app(tmp_path, VERSIONED.replace("VERSION", "2"))
+        reload = threading.Thread(target=srv.reload)
+        reload.start()  # loads and warms off the loop, then queues the swap on it
+        holder.join(timeout=10)
+        reload.join(timeout=10)
+        for i, sock in enumerate(socks):
+            answer = read_one_response(sock)
+            sock.close()
+            assert answer[0] == 200, answer
+            assert body_of(answer)["version"] == 1 and body_of(answer)["id"] == str(i), answer
+            assert body_of(answer)["worker"] in (1, 2), answer
+        assert metric(srv.port, "rover_inline_batched_total") == 0
+        status, body = get(srv.port, "/item/0")
+        assert status == 200 and body["version"] == 2, body
