@@ -24,6 +24,10 @@ Why this cannot hang the server:
 * Deadlines hold: a guard thread interrupts an inline handler that runs past
   its deadline (``lua_sethook``, as the watchdog does for workers) and the
   client gets the same 504.
+
+The engine does not run an inline request the moment it is parsed: it holds
+the requests one loop iteration reads and runs them at its end, one Lua call
+per handler (:meth:`InlineRunner.run_batch`; Engine._run_inline_pending).
 """
 
 from __future__ import annotations
