@@ -218,13 +218,18 @@ class InlineRunner(LuaRunner):
         self.current = None  # _call clears it too, but a failure before it would not
         if self.interrupt.interrupts != before:
             self.pool.engine.io_metrics.inc("handler_timeouts_total")
-        if seconds is None:  # a GC collection ran meanwhile: not counted
-            return answer
+        self._judge(req, seconds)
+        return answer
+
+    def _judge(self, req: Request, seconds: float | None) -> None:
+        """Demote `req`'s handler after a run of `seconds` over the limit, or
+        count the run; None (a GC collection ran meanwhile) is not counted."""
+        if seconds is None:
+            return
         if seconds > self.slow:
             self._demote(req, seconds)
         else:
             self.observe(req.generation.id, req.hid, seconds)
-        return answer
 
     def batch_limit(self, hid: int) -> int:
         """How many requests for `hid` may run in one Lua call (at least 1)."""
@@ -249,12 +254,7 @@ class InlineRunner(LuaRunner):
         if self.interrupt.interrupts != before:
             timeouts = sum(1 for answer in answers if answer[0] == 504)
             self.pool.engine.io_metrics.inc("handler_timeouts_total", max(1, timeouts))
-        if seconds is None:
-            return answers
-        if seconds > self.slow:
-            self._demote(first, seconds)
-        else:
-            self.observe(first.generation.id, first.hid, seconds)
+        self._judge(first, seconds)
         return answers
 
     # -- deadlines -----------------------------------------------------------------

@@ -87,6 +87,19 @@ def interrupt_once_running(runner: LuaRunner, ticket: Ticket, armed: threading.E
     return thread
 
 
+def interrupt_after(runner: LuaRunner, ticket: Ticket, seconds: float) -> threading.Thread:
+    """A thread that interrupts `ticket` after `seconds`, as the watchdog does
+    once the first request of a batch is past its deadline."""
+
+    def run() -> None:
+        time.sleep(seconds)
+        runner.interrupt.interrupt(ticket)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
 def body_of(answer: Any) -> bytes:
     return answer[1].split(b"\r\n\r\n", 1)[1]
 
@@ -139,14 +152,7 @@ def test_a_request_past_its_deadline_is_stopped_in_a_batch(setup):
     # Its own deadline passed: the hook stops it even though the interrupt named
     # the first request of the batch (as the watchdog does).
     reqs = [request(gen, "GET", "/spin/1"), request(gen, "GET", "/spin/5000", timeout=0.1)]
-    first = reqs[0].ticket
-
-    def watchdog() -> None:
-        time.sleep(0.3)
-        runner.interrupt.interrupt(first)
-
-    t = threading.Thread(target=watchdog)
-    t.start()
+    t = interrupt_after(runner, reqs[0].ticket, 0.3)
     t0 = time.monotonic()
     answers, _ = runner.execute_batch(reqs)
     t.join(timeout=10)
@@ -161,14 +167,7 @@ def test_requests_held_up_past_their_deadline_by_a_timed_out_one_do_not_run(setu
     # without running; the third still has time and runs.
     reqs = [request(gen, "GET", "/spin/5000", timeout=0.2), request(gen, "GET", "/spin/1", timeout=0.1),
             request(gen, "GET", "/spin/1")]
-    first = reqs[0].ticket
-
-    def watchdog() -> None:
-        time.sleep(0.3)
-        runner.interrupt.interrupt(first)
-
-    t = threading.Thread(target=watchdog)
-    t.start()
+    t = interrupt_after(runner, reqs[0].ticket, 0.3)
     t0 = time.monotonic()
     answers, _ = runner.execute_batch(reqs)
     t.join(timeout=10)
