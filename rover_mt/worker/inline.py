@@ -232,11 +232,15 @@ class InlineRunner(LuaRunner):
             self.observe(req.generation.id, req.hid, seconds)
 
     def batch_limit(self, hid: int) -> int:
-        """How many requests for `hid` may run in one Lua call (at least 1)."""
-        cost = self._cost[hid]
-        if cost <= 0.0:
+        """How many requests for `hid` may run in one Lua call (at least 1).
+
+        Sized by the clipped average, the one that lets the handler run inline:
+        the unclipped one still carried a slow first run (a fresh runtime's)
+        32 runs later, which sized batches of 1 for a handler of a few µs."""
+        avg = self._avg[hid]
+        if avg <= 0.0:
             return 1
-        return max(1, min(BATCH, int(BATCH_CPU_BUDGET / cost)))
+        return max(1, min(BATCH, int(BATCH_CPU_BUDGET / avg)))
 
     def run_batch(self, reqs: list[Request]) -> list[Answer]:
         """Run `reqs` (one handler, the installed generation) in one Lua call on

@@ -36,11 +36,16 @@ CLIENTS = 20
 
 
 def hold_loop(srv: Server, seconds: float) -> threading.Thread:
-    """Keep the loop thread asleep for `seconds`, from another thread."""
-    holder = threading.Thread(target=srv.engine.call_in_loop,
-                              args=(lambda: time.sleep(seconds),), kwargs={"timeout": 10})
+    """Keep the loop thread asleep for `seconds`; returns once it is asleep."""
+    asleep = threading.Event()
+
+    def hold() -> None:
+        asleep.set()
+        time.sleep(seconds)
+
+    holder = threading.Thread(target=srv.engine.call_in_loop, args=(hold,), kwargs={"timeout": 10})
     holder.start()
-    time.sleep(0.05)  # the loop has taken the callback
+    assert asleep.wait(5), "the loop thread did not take the hold"
     return holder
 
 
