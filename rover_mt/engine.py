@@ -338,14 +338,9 @@ class Engine:
 
     def _finish_inline(self, req: Request, answer: Any) -> None:
         ticket = req.ticket
+        if not ticket.done:  # else the client left while it ran
+            self._answer(ticket, (answer[0], answer[1], answer[2]))
         ticket.request = None  # breaks the cycle with req (see _flush_ready)
-        if ticket.done:  # the client left while it ran
-            return
-        ticket.done = True
-        status, data, nbytes = answer[0], answer[1], answer[2]
-        self.record(req.method, req.path, req.route, status, req.enqueued, nbytes,
-                    req.request_id, req.client_ip)
-        ticket.owner.on_result(ticket, (status, data, nbytes))
 
     def _hand_to_workers(self, req: Request) -> None:
         result = self.submit(req)

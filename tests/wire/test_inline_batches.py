@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 
 from rover_mt import Server
 from tests.helpers import split_responses, write_app
@@ -49,14 +50,17 @@ def hold_loop(srv: Server, seconds: float) -> threading.Thread:
     return holder
 
 
-def send_together(srv: Server, paths: list[str], hold: float = 0.3) -> list[tuple[int, dict, bytes]]:
+def send_together(srv: Server, paths: list[str], hold: float = 0.3,
+                  while_held: Callable[[], None] = lambda: None) -> list[tuple[int, dict, bytes]]:
     """Send one request per path, each on its own connection, while the loop is
-    held; return each connection's answer, in the order of `paths`."""
+    held (then call `while_held`); return each connection's answer, in the order
+    of `paths`."""
     socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in paths]
     time.sleep(0.1)  # every connection accepted before the loop is held
     holder = hold_loop(srv, hold)
     for sock, path in zip(socks, paths):
         sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+    while_held()
     holder.join(timeout=10)
     answers = []
     for sock in socks:
@@ -161,19 +165,16 @@ def test_requests_held_for_a_batch_when_the_app_is_swapped_run_on_the_workers(tm
     app = write_app(tmp_path, VERSIONED.replace("VERSION", "1"))
     with Server(app, port=0, workers=2, log_level="error", **THRESHOLD) as srv:
         assert until_inline(srv.port, "/item/0")[-1] == 0
-        socks = [socket.create_connection(("127.0.0.1", srv.port), timeout=10) for _ in range(CLIENTS)]
-        time.sleep(0.1)  # every connection accepted before the loop is held
-        holder = hold_loop(srv, 1.0)
-        for i, sock in enumerate(socks):
-            sock.sendall(f"GET /item/{i} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
-        write_app(tmp_path, VERSIONED.replace("VERSION", "2"))
         reload = threading.Thread(target=srv.reload)
-        reload.start()  # loads and warms off the loop, then queues the swap on it
-        holder.join(timeout=10)
+
+        def start_reload() -> None:
+            write_app(tmp_path, VERSIONED.replace("VERSION", "2"))
+            reload.start()  # loads and warms off the loop, then queues the swap on it
+
+        answers = send_together(srv, [f"/item/{i}" for i in range(CLIENTS)], hold=1.0,
+                                while_held=start_reload)
         reload.join(timeout=10)
-        for i, sock in enumerate(socks):
-            answer = read_one_response(sock)
-            sock.close()
+        for i, answer in enumerate(answers):
             assert answer[0] == 200, answer
             assert body_of(answer)["version"] == 1 and body_of(answer)["id"] == str(i), answer
             assert body_of(answer)["worker"] in (1, 2), answer
