@@ -4,7 +4,9 @@
 -- The chunk returns setup(deps) -> core. `deps` carries what Python provides:
 --   json, guard, html, shared  (the library modules, already loaded)
 --   get(req, field)           fetch a request field lazily (bytes); needs the GIL, so
---                              it is only called when a handler asks for that field
+--                              it is only called when a handler asks for that field.
+--                              `req` is the request's number (worker/runtime.py,
+--                              RequestSlots), valid while the request runs
 --   sethook                   debug.sethook, kept privately before the sandbox drops debug
 --   traceback                 debug.traceback, kept the same way
 --   log(level, request_id, message)
@@ -684,7 +686,7 @@ return function(deps)
     return e
   end
 
-  function core.dispatch(hid, req, until_time, raw_body, ...)
+  function core.dispatch(hid, req, raw_body, ...)
     local h = handlers[hid]
     local ctx = setmetatable({ _req = req, _h = h, _raw = raw_body, _pvals = { ... } }, Ctx_mt)
     local req_env = setmetatable({}, request_globals_mt)
@@ -731,8 +733,8 @@ return function(deps)
     return line
   end
 
-  function core.respond(hid, req, until_time, rid, date, keep_alive, head_only, raw_body, ...)
-    local st, body, ctype, hdrs, logmsg, tb = core.dispatch(hid, req, until_time, raw_body, ...)
+  function core.respond(hid, req, rid, date, keep_alive, head_only, raw_body, ...)
+    local st, body, ctype, hdrs, logmsg, tb = core.dispatch(hid, req, raw_body, ...)
     local length
     if st == 204 or st == 304 or st < 200 then
       body, length = "", ""
@@ -751,19 +753,20 @@ return function(deps)
 
   -- respond_batch: several requests of one handler in one call from Python, so
   -- the worker takes the GIL back once per batch instead of once per request
-  -- (docs/architecture.md, "Where the GIL is held"). The arguments are, per
-  -- request: hid, req, until_time, rid, keep_alive, head_only, raw_body, the
-  -- number of path parameters and the parameters. Returns status, response,
-  -- body length, log message (or false) and traceback (or false) per request.
+  -- (docs/architecture.md, "Where the GIL is held"). The requests are numbered
+  -- first, first + 1, ...; the arguments are, per request: hid, rid, keep_alive,
+  -- head_only, raw_body, the number of path parameters and the parameters.
+  -- Returns status, response, body length, log message (or false) and traceback
+  -- (or false) per request.
   local unpack = table.unpack or unpack
-  function core.respond_batch(n, date, ...)
+  function core.respond_batch(n, date, first, ...)
     local args = { ... }
     local out, o, i = {}, 0, 1
     interrupt_seen = false
     for k = 1, n do
-      local hid, req, until_time, rid, keep_alive, head_only, raw_body, np =
-        args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4], args[i + 5], args[i + 6], args[i + 7]
-      i = i + 8
+      local hid, rid, keep_alive, head_only, raw_body, np =
+        args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4], args[i + 5]
+      i = i + 6
       local st, data, len, logmsg, tb
       if interrupt_seen and should_stop and should_stop(k) then
         -- Interrupted before it started (its client left, or its time ran out):
@@ -771,7 +774,7 @@ return function(deps)
         st, data, len = 504, false, 0
       else
         batch_index = k
-        st, data, len, logmsg, tb = core.respond(hid, req, until_time, rid, date, keep_alive,
+        st, data, len, logmsg, tb = core.respond(hid, first + k - 1, rid, date, keep_alive,
                                                  head_only, raw_body, unpack(args, i, i + np - 1))
         batch_index = nil
         -- A timed-out request leaves the hook armed: it must not reach the next one.

@@ -154,7 +154,7 @@ class LuaRunner:
         pool = self.pool
         try:
             keep_alive = req.keep_alive and not pool.closing
-            answer = app.respond(req.hid, req, req.deadline, req.request_id, pool.date.get(),
+            answer = app.respond(req.hid, req, req.request_id, pool.date.get(),
                                  keep_alive, req.head_only, req.params, eager_body(req.body))
             if keep_alive and pool.closing:
                 # The server began stopping while the handler ran: say so.
@@ -186,9 +186,9 @@ class LuaRunner:
             args: list[Any] = []
             for r in reqs:
                 params = r.params
-                args += (r.hid, r, r.deadline, r.request_id, r.keep_alive and not closing,
+                args += (r.hid, r.request_id, r.keep_alive and not closing,
                          r.head_only, eager_body(r.body), len(params), *params)
-            flat = app.respond_batch(len(reqs), pool.date.get(), args)
+            flat = app.respond_batch(reqs, pool.date.get(), args)
             answers: list[Answer] = []
             for k, r in enumerate(reqs):
                 status, data, body_len, log_msg, tb = flat[5 * k:5 * k + 5]

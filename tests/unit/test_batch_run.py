@@ -5,6 +5,7 @@ request it was meant for, also when that request has not started yet."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -30,6 +31,19 @@ function api.spin.p_ms.get(ctx)
   local x = 0
   while (os.clock() - t0) * 1000 < ms do x = x + 1 end
   return { spun = true }
+end
+-- Lazy fields come from Python (deps.get) while the request runs.
+function api.who.p_n.get(ctx)
+  return { path = ctx.path, rid = ctx.request_id, tag = ctx:headers()["x-tag"] }
+end
+-- A ctx kept past its request: its fields not read in time read as nil later.
+local kept
+function api.keep.get(ctx)
+  kept = ctx
+  return { kept = true }
+end
+function api.kept.get(ctx)
+  return { path = tostring(kept.path), rid = tostring(kept.request_id) }
 end
 return api
 """
@@ -60,10 +74,10 @@ def setup(tmp_path: Path) -> tuple[LuaRunner, Any]:
 
 
 def request(gen: Any, method: str, path: str, body: bytes | None = None,
-            timeout: float = 30.0) -> Request:
+            timeout: float = 30.0, headers: tuple[tuple[bytes, bytes], ...] = ()) -> Request:
     m = gen.router.match(method, path)
     hid = gen.handler_ids[(m.route_index, method)]
-    return Request(hid=hid, generation=gen, method=method, path=path, query=b"", headers=(),
+    return Request(hid=hid, generation=gen, method=method, path=path, query=b"", headers=headers,
                    body=body, route=path, params=tuple(v.encode() for v in m.params.values()),
                    request_id=path.encode(), client_ip=b"127.0.0.1", keep_alive=True,
                    head_only=False, enqueued=time.monotonic(),
@@ -115,6 +129,30 @@ def test_each_request_of_a_batch_gets_its_own_answer_in_order(setup):
         assert f"X-Request-Id: /echo/{i}\r\n".encode() in answer[1]
     assert per_request is None or per_request > 0
     assert runner.handled == 6
+
+
+def test_each_request_of_a_batch_reads_its_own_lazy_fields(setup):
+    runner, gen = setup
+    # Lua gets a number per request (runtime.py, RequestSlots); each must lead
+    # back to its own request, in a batch and alone.
+    reqs = [request(gen, "GET", f"/who/{i}", headers=((b"x-tag", f"t{i}".encode()),)) for i in range(4)]
+    answers, _ = runner.execute_batch(reqs)
+    answers.append(runner.execute(request(gen, "GET", "/who/9", headers=((b"x-tag", b"t9"),))))
+    for i, answer in zip((0, 1, 2, 3, 9), answers):
+        assert answer[0] == 200
+        assert json.loads(body_of(answer)) == {"path": f"/who/{i}", "rid": f"/who/{i}", "tag": f"t{i}"}
+
+
+def test_a_ctx_kept_past_its_request_reads_nil_not_another_requests_fields(setup):
+    runner, gen = setup
+    assert runner.execute(request(gen, "GET", "/keep"))[0] == 200
+    # Read alone and in a batch, where the numbers of the running requests are
+    # close to the kept one's.
+    answers = [runner.execute(request(gen, "GET", "/kept"))]
+    answers += runner.execute_batch([request(gen, "GET", "/kept") for _ in range(3)])[0]
+    for answer in answers:
+        assert answer[0] == 200
+        assert json.loads(body_of(answer)) == {"path": "nil", "rid": "nil"}
 
 
 def test_an_interrupt_stops_the_running_request_and_the_batch_goes_on(setup):
