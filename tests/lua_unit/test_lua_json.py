@@ -81,6 +81,32 @@ def test_encode_errors_are_plain_messages(lua, code, message):
     assert lua.error_of(code) == message
 
 
+def test_encodes_in_a_row_reuse_no_stale_pieces(lua):
+    # json.encode keeps its buffer for the next call: a shorter result after a
+    # longer one, a result after a failed encode, and an encode nested inside
+    # another (through __pairs) must each be exactly their own value.
+    out = lua.run("""
+      local json = rover.json
+      local results = {}
+      results[1] = json.encode({ a = "x", list = { 1, 2, 3, 4, 5 } })
+      results[2] = json.encode({ 7 })
+      results[3] = tostring(pcall(json.encode, { f = function() end }))
+      results[4] = json.encode({ b = true })
+      local inner = setmetatable({}, { __pairs = function(t)
+        local nested = json.encode({ n = 1 })
+        return next, { nested = nested }, nil
+      end })
+      results[5] = json.encode({ inner })
+      results[6] = json.encode({ c = "end" })
+      return table.concat(results, "|")
+    """).decode()
+    first, second, failed, fourth, fifth, sixth = out.split("|")
+    assert orjson.loads(first) == {"a": "x", "list": [1, 2, 3, 4, 5]}
+    assert (second, failed, fourth, sixth) == ("[7]", "false", '{"b":true}', '{"c":"end"}')
+    if fifth != '[{"nested":"{\\"n\\":1}"}]':  # LuaJIT (5.1) has no __pairs
+        assert fifth == "[{}]"
+
+
 def test_sixty_four_levels_are_allowed(lua):
     text = lua.run(
         "local t = {}; local x = t; for i = 1, 63 do x.c = {}; x = x.c end;"
