@@ -190,8 +190,15 @@ class HttpConnection(asyncio.Protocol):
                     self.body_size += len(ev.data)
                 elif type(ev) is MessageEnd:
                     result = self._request_complete()
-            if result is None or self.closed:
+            if result is None:
+                if self.peer_eof and (self.state == HEAD or self.state == BODY):
+                    # A pipelined request begun before the client's half-close
+                    # can never be completed now: close, as eof_received does
+                    # when the close comes while the request is read.
+                    self._close()
                 return  # queued: on_result continues later
+            if self.closed:
+                return
             events = self._write_result(result)
 
     def _request_complete(self) -> Any:

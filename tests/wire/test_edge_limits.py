@@ -252,6 +252,21 @@ def test_canary_unaffected_by_reset_storm(tmp_path: Path, backend: str) -> None:
         canary.close()
 
 
+def test_a_half_closed_client_with_a_cut_short_pipelined_request_is_closed(echo_server: Server) -> None:
+    # The client half-closes while its first request runs (0.3 s), after the
+    # head and part of the body of a second one: after the first answer the
+    # second can never complete, so the server closes at once instead of
+    # waiting for a body that cannot come (body_timeout).
+    second = b"POST /headers HTTP/1.1\r\nHost: a\r\nContent-Length: 15\r\n\r\nfive!"
+    t0 = time.monotonic()
+    ex = exchange(echo_server.port, [b"GET /slow?s=0.3 HTTP/1.1\r\nHost: a\r\n\r\n" + second],
+                  half_close=True, timeout=5)
+    assert [r.body for r in ex.final] == [b"slow"]
+    assert ex.closed
+    assert time.monotonic() - t0 < 3
+    assert ex.rest == b""
+
+
 def test_client_reset_during_close_raises_nothing_on_the_loop(tmp_path: Path, backend: str) -> None:
     # Half-closed clients that reset while their answer is being written: the
     # server's FIN/close path must cope with a socket that is already gone.
