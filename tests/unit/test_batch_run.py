@@ -131,8 +131,12 @@ def test_each_request_of_a_batch_gets_its_own_answer_in_order(setup):
     assert runner.handled == 6
 
 
-def test_each_request_of_a_batch_reads_its_own_lazy_fields(setup):
-    runner, gen = setup
+@pytest.mark.parametrize("engine", ["lua54", "luajit"])
+def test_each_request_of_a_batch_reads_its_own_lazy_fields(tmp_path: Path, engine: str):
+    path = tmp_path / "app.lua"
+    path.write_text(APP)
+    gen, _ = load_app(path, env={}, settings={"docs": False, "lua": engine})
+    runner = LuaRunner(Pool(), 1)
     # Lua gets a number per request (runtime.py, RequestSlots); each must lead
     # back to its own request, in a batch and alone.
     reqs = [request(gen, "GET", f"/who/{i}", headers=((b"x-tag", f"t{i}".encode()),)) for i in range(4)]
