@@ -303,13 +303,14 @@ function M.is_array(v)
   return count == n
 end
 
---- Encode a Lua value as JSON text. Raises a plain string error (level 0).
 -- The buffer of the last encode, for the next one: a new table growing slot by
 -- slot cost a quarter of encoding a small object. An encode takes it (a nested
 -- one, from a __pairs metamethod, finds none and makes its own; one that raises
 -- drops it). Only a buffer whose pieces were small is kept, since the stale
 -- pieces above the next encode's length stay referenced until overwritten.
 local spare_buf
+
+--- Encode a Lua value as JSON text. Raises a plain string error (level 0).
 function M.encode(v)
   local tv = type(v)
   if tv == "string" then return quote_string(v) end

@@ -21,6 +21,7 @@ ENGINES = ("lua54", "luajit")
 
 # Field getter used by Lua's lazy ctx; receives the request object and a field name.
 FieldGetter = Callable[[Any, bytes], Any]
+LogFn = Callable[[bytes, Any, bytes], None]
 
 
 class RequestSlots:
@@ -38,7 +39,7 @@ class RequestSlots:
     request's fields.
     """
 
-    __slots__ = ("_getter", "_first", "_reqs", "_next")
+    __slots__ = ("_first", "_getter", "_next", "_reqs")
 
     def __init__(self, getter: FieldGetter) -> None:
         self._getter = getter
@@ -65,7 +66,6 @@ class RequestSlots:
         if 0 <= k < len(reqs):
             return self._getter(reqs[k], name)
         return None
-LogFn = Callable[[bytes, Any, bytes], None]
 
 
 @functools.lru_cache(maxsize=None)
