@@ -327,11 +327,9 @@ class Engine:
             limit = inline.batch_limit(group[0].hid)
             for start in range(0, len(group), limit):
                 reqs = group[start:start + limit]
+                answers = inline.run_batch(reqs)
                 if len(reqs) > 1:
-                    answers = inline.run_batch(reqs)
                     self.io_metrics.inc("inline_batched_total", len(reqs))
-                else:
-                    answers = [inline.run(reqs[0])]
                 self.io_metrics.inc("inline_total", len(reqs))
                 for req, answer in zip(reqs, answers):
                     self._finish_inline(req, answer)

@@ -77,7 +77,7 @@ class InlineRunner(LuaRunner):
     """The I/O thread's own runtime and the per-handler record of who runs what.
 
     :meth:`prepare` builds a generation's runtime on any thread but the loop's;
-    :meth:`install`, :meth:`observe` and :meth:`run` are called on the loop
+    :meth:`install`, :meth:`observe` and :meth:`run_batch` are called on the loop
     thread only, so the per-handler arrays need no lock.
     """
 
@@ -205,22 +205,6 @@ class InlineRunner(LuaRunner):
         return (req_generation_id == self.gen_id and self.ok[hid]
                 and (body is None or len(body) <= MAX_BODY))
 
-    def run(self, req: Request) -> Answer:
-        """Run `req`'s handler on this (the loop) thread."""
-        before = self.interrupt.interrupts
-        # Published before _parked is read, while the guard sets _parked before
-        # it reads current: under the GIL one of the two sees the other, so a
-        # run never starts unwatched (see _guard_loop).
-        self.current = req
-        if self._parked:
-            self._wake.set()
-        answer, seconds = self.execute_timed(req)
-        self.current = None  # _call clears it too, but a failure before it would not
-        if self.interrupt.interrupts != before:
-            self.pool.engine.io_metrics.inc("handler_timeouts_total")
-        self._judge(req, seconds)
-        return answer
-
     def _judge(self, req: Request, seconds: float | None) -> None:
         """Demote `req`'s handler after a run of `seconds` over the limit, or
         count the run; None (a GC collection ran meanwhile) is not counted."""
@@ -243,18 +227,22 @@ class InlineRunner(LuaRunner):
         return max(1, min(BATCH, int(BATCH_CPU_BUDGET / avg)))
 
     def run_batch(self, reqs: list[Request]) -> list[Answer]:
-        """Run `reqs` (one handler, the installed generation) in one Lua call on
-        this (the loop) thread; the same rules as :meth:`run`, with each request
-        counted at the batch's average time."""
+        """Run `reqs` (one or more requests of one handler, the installed
+        generation) in one Lua call on this (the loop) thread. Each request is
+        counted at the batch's average time; a batch slower per request than
+        the limit demotes the handler."""
         first = reqs[0]
         before = self.interrupt.interrupts
         # The guard watches the first request: it has the earliest deadline of
         # the batch, and the Lua side stops each request whose own deadline passed.
+        # Published before _parked is read, while the guard sets _parked before
+        # it reads current: under the GIL one of the two sees the other, so a
+        # run never starts unwatched (see _guard_loop).
         self.current = first
         if self._parked:
             self._wake.set()
         answers, seconds = self.execute_batch(reqs)
-        self.current = None
+        self.current = None  # _call_batch clears it too, but a failure before it would not
         if self.interrupt.interrupts != before:
             timeouts = sum(1 for answer in answers if answer[0] == 504)
             self.pool.engine.io_metrics.inc("handler_timeouts_total", max(1, timeouts))

@@ -39,17 +39,16 @@ class RequestSlots:
     request's fields.
     """
 
-    __slots__ = ("_first", "_getter", "_next", "_reqs")
+    __slots__ = ("_getter", "_next", "_reqs")
 
     def __init__(self, getter: FieldGetter) -> None:
         self._getter = getter
-        self._first = 1
         self._reqs: tuple[Any, ...] | list[Any] = ()
-        self._next = 1
+        self._next = 1  # the number after the open requests' last
 
     def open(self, reqs: tuple[Any, ...] | list[Any]) -> int:
         """Make `reqs` readable; returns the number of the first (the rest follow)."""
-        first = self._first = self._next
+        first = self._next
         self._next = first + len(reqs)
         self._reqs = reqs
         return first
@@ -61,8 +60,8 @@ class RequestSlots:
         """Lua's ``deps.get``: field `name` of request number `slot`, or None."""
         if type(slot) is not int:
             return None
-        k = slot - self._first
         reqs = self._reqs
+        k = slot - self._next + len(reqs)
         if 0 <= k < len(reqs):
             return self._getter(reqs[k], name)
         return None
