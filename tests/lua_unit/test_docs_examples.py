@@ -5,9 +5,8 @@ code ends with `return <value>`, immediately followed by a ```json block with
 the expected result. The value is encoded with rover.json.encode and compared
 with the expected JSON as parsed values (key order is free).
 
-The runtime comes from `make_docs_runtime`: today a minimal `rover` table made
-of the library modules (tests/lua_unit/lua_harness.py). To run the examples
-against the real runtime, change that one function.
+The runtime comes from `make_docs_runtime`: a real worker runtime (the
+sandbox, the whole `rover` table and a SharedStore), as handlers see it.
 """
 
 from __future__ import annotations
@@ -57,11 +56,11 @@ class ServerRuntime:
         return orjson.loads(fn(lua.compile(code.encode("utf-8"))))
 
 
-def make_docs_runtime(engine: str) -> ServerRuntime:
-    """A worker runtime with a global `rover` holding .json .guard .html .shared."""
-    import tempfile
-
-    return ServerRuntime(engine, Path(tempfile.mkdtemp(prefix="rover-docs-")))
+def make_docs_runtime(engine: str, tmp_dir: Path) -> ServerRuntime:
+    """A worker runtime with a global `rover` holding .json .guard .html .shared;
+    its app file goes in `tmp_dir` (pytest's tmp_path, which pytest prunes: a
+    folder of our own per example left thousands behind in /tmp)."""
+    return ServerRuntime(engine, tmp_dir)
 
 
 def test_every_doc_file_has_examples():
@@ -71,6 +70,6 @@ def test_every_doc_file_has_examples():
 
 @pytest.mark.parametrize("engine", sorted(ENGINES))
 @pytest.mark.parametrize(("code", "expected"), EXAMPLES)
-def test_doc_example(engine: str, code: str, expected: str) -> None:
-    runtime = make_docs_runtime(engine)
+def test_doc_example(engine: str, code: str, expected: str, tmp_path: Path) -> None:
+    runtime = make_docs_runtime(engine, tmp_path)
     assert runtime.run_json(code) == orjson.loads(expected)
