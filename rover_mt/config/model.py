@@ -275,7 +275,7 @@ class Config:
 
     # --- Proxies ------------------------------------------------------------
     proxy_headers: bool = _setting(
-        False, "Take the client address from `X-Forwarded-For` / `Forwarded` when the peer is a trusted proxy.",
+        False, "Take the client address from `X-Forwarded-For` when the peer is a trusted proxy (the standard `Forwarded` header is not read, as in uvicorn).",
         group=PROXY,
     )
     forwarded_allow_ips: str = _setting(

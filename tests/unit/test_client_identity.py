@@ -36,3 +36,18 @@ def test_forwarded_for_only_from_trusted_peers():
 def test_star_trusts_everyone():
     addr = ClientAddress(proxy_headers=True, trusted=parse_ip_list("*"))
     assert addr.of(b"203.0.113.9", ((b"x-forwarded-for", b"1.2.3.4"),)) == b"1.2.3.4"
+
+
+def test_trust_answers_are_remembered_within_a_bound():
+    # trusted() remembers its answers (parsing an address cost ~2 µs per
+    # request); forwarded addresses come from clients, so the memory is capped.
+    from rover_mt import client_identity
+
+    addr = ClientAddress(proxy_headers=True, trusted=parse_ip_list("192.0.2.0/24"))
+    many = [f"198.51.{i // 256}.{i % 256}".encode() for i in range(client_identity._SEEN_MAX + 50)]
+    for _ in range(2):  # the second pass reads remembered answers, then fresh ones
+        assert [addr.trusted(ip) for ip in many] == [False] * len(many)
+        assert addr.trusted(b"192.0.2.7") and addr.trusted(b"192.0.2.7")
+        assert not addr.trusted(b"not-an-ip") and not addr.trusted(b"not-an-ip")
+        assert len(addr._seen) <= client_identity._SEEN_MAX
+    assert addr.of(b"192.0.2.1", ((b"x-forwarded-for", b"203.0.113.5, 192.0.2.9"),)) == b"203.0.113.5"
