@@ -290,6 +290,16 @@ return function(deps)
   local env = setmetatable({}, env_mt)
   local request_globals_mt = { __index = app_globals }
   core.env = env
+  -- During a request, until its first global write: reads see app_globals as a
+  -- fresh, empty request table would, and the first write makes that table
+  -- (most requests never write a global, and a table each cost a tenth of a
+  -- small request's time in Lua).
+  local function first_request_write(_, k, v)
+    local req_env = setmetatable({}, request_globals_mt)
+    env_mt.__index = req_env
+    env_mt.__newindex = req_env
+    req_env[k] = v
+  end
 
   local handlers = {}   -- handler id -> { fn, param names, template }
   local app_routes
@@ -686,12 +696,13 @@ return function(deps)
     return e
   end
 
+  local NO_VALUES = {} -- the path parameters of a route without any (never written)
   function core.dispatch(hid, req, raw_body, ...)
     local h = handlers[hid]
-    local ctx = setmetatable({ _req = req, _h = h, _raw = raw_body, _pvals = { ... } }, Ctx_mt)
-    local req_env = setmetatable({}, request_globals_mt)
-    env_mt.__index = req_env
-    env_mt.__newindex = req_env
+    local pvals = NO_VALUES
+    if (...) ~= nil then pvals = { ... } end
+    local ctx = setmetatable({ _req = req, _h = h, _raw = raw_body, _pvals = pvals }, Ctx_mt)
+    env_mt.__newindex = first_request_write
     current_ctx = ctx
     -- Python forgot the previous request's coroutines (in a batch, only once the
     -- batch is over: until then it may still hook them, so they must stay alive).
@@ -733,20 +744,36 @@ return function(deps)
     return line
   end
 
+  -- Pieces of a response head made once instead of per response (each concatenation
+  -- makes a string): the Content-Type lines of the usual types, and the lengths of
+  -- bodies up to 4 KiB as text.
+  local ctype_lines = { [JSONT] = "\r\nContent-Type: " .. JSONT, [TEXT] = "\r\nContent-Type: " .. TEXT }
+  local length_texts = {}
+  local function length_text(n)
+    local text = length_texts[n]
+    if text then return text end
+    text = tostring(n)
+    if n <= 4096 then length_texts[n] = text end
+    return text
+  end
+
   function core.respond(hid, req, rid, date, keep_alive, head_only, raw_body, ...)
     local st, body, ctype, hdrs, logmsg, tb = core.dispatch(hid, req, raw_body, ...)
-    local length
-    if st == 204 or st == 304 or st < 200 then
-      body, length = "", ""
-    else
-      length = "\r\nContent-Length: " .. #body
-    end
     -- One concatenation for the whole response (a table and concat cost a third
-    -- of this function for a small JSON answer).
+    -- of this function for a small JSON answer), with the length in it: a
+    -- separate "Content-Length: n" piece was one more string to make.
     local head_end = keep_alive and "\r\n\r\n" or "\r\nConnection: close\r\n\r\n"
-    local data = status_line(st) .. "Date: " .. date .. "\r\nX-Request-Id: " .. rid
-      .. (ctype and "\r\nContent-Type: " .. ctype or "") .. (hdrs and "\r\n" .. hdrs or "")
-      .. length .. head_end .. (head_only and "" or body)
+    local ctype_line = ctype and (ctype_lines[ctype] or "\r\nContent-Type: " .. ctype) or ""
+    local data
+    if st == 204 or st == 304 or st < 200 then
+      body = ""
+      data = status_line(st) .. "Date: " .. date .. "\r\nX-Request-Id: " .. rid
+        .. ctype_line .. (hdrs and "\r\n" .. hdrs or "") .. head_end
+    else
+      data = status_line(st) .. "Date: " .. date .. "\r\nX-Request-Id: " .. rid
+        .. ctype_line .. (hdrs and "\r\n" .. hdrs or "")
+        .. "\r\nContent-Length: " .. length_text(#body) .. head_end .. (head_only and "" or body)
+    end
     return st, data, #body, logmsg, tb
   end
 
@@ -756,8 +783,8 @@ return function(deps)
   -- (docs/architecture.md, "Where the GIL is held"). The requests are numbered
   -- first, first + 1, ...; the arguments are, per request: hid, rid, keep_alive,
   -- head_only, raw_body, the number of path parameters and the parameters.
-  -- Returns status, response, body length, log message (or false) and traceback
-  -- (or false) per request.
+  -- Returns status, response, body length, log message (or nil) and traceback
+  -- (or nil) per request.
   local unpack = table.unpack or unpack
   function core.respond_batch(n, date, first, ...)
     local args = { ... }
@@ -786,7 +813,8 @@ return function(deps)
         end
       end
       i = i + np
-      out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] = st, data, len, logmsg or false, tb or false
+      -- nil log message and traceback stay nil: unpack below is given the count.
+      out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5] = st, data, len, logmsg, tb
       o = o + 5
     end
     interrupt_seen = false

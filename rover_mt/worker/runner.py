@@ -17,7 +17,7 @@ from typing import Any
 from ..request import Request
 from .compose import compose
 from .interrupt import RuntimeHook, WorkerInterrupt
-from .runtime import eager_body
+from .runtime import EAGER_BODY_BYTES, eager_body
 
 NO_MEMORY = "not enough memory"
 #: Longer than any collection of Python's GC here (about 2 ms with 500 busy
@@ -186,18 +186,22 @@ class LuaRunner:
             args: list[Any] = []
             for r in reqs:
                 params = r.params
+                body = r.body
+                if body is not None and len(body) > EAGER_BODY_BYTES:
+                    body = False  # as eager_body(): fetched if the handler reads it
                 args += (r.hid, r.request_id, r.keep_alive and not closing,
-                         r.head_only, eager_body(r.body), len(params), *params)
+                         r.head_only, body, len(params), *params)
             flat = app.respond_batch(reqs, pool.date.get(), args)
             answers: list[Answer] = []
             for k, r in enumerate(reqs):
-                status, data, body_len, log_msg, tb = flat[5 * k:5 * k + 5]
-                if data is False:  # interrupted before it started
-                    answers.append(self._python_answer(r, 504, _TIMEOUT_BODY, None))
-                    continue
-                if r.keep_alive and not closing and pool.closing:
-                    data = _with_close(data)
-                answers.append((status, data, body_len, log_msg or None, tb or None))
+                # Already an Answer: Lua returns nil (None) for no log message
+                # or traceback.
+                answer = flat[5 * k:5 * k + 5]
+                if answer[1] is False:  # interrupted before it started
+                    answer = self._python_answer(r, 504, _TIMEOUT_BODY, None)
+                elif r.keep_alive and not closing and pool.closing:
+                    answer = (answer[0], _with_close(answer[1]), *answer[2:])
+                answers.append(answer)
             return answers
         except MemoryError:
             raise

@@ -264,7 +264,7 @@ class LuaApp:
         """Run the requests `reqs` in one Lua call (rover.lua, ``core.respond_batch``):
         `args` holds per request hid, request id, keep-alive, head-only, body (as
         in :meth:`respond`), the number of path parameters and the parameters.
-        Returns five values per request, as :meth:`respond`, with False for no
+        Returns five values per request, as :meth:`respond`, with None for no
         log message or traceback and a response of False for a request
         interrupted before it started."""
         slots = self._slots

@@ -23,6 +23,15 @@ function api.glob.get(ctx)
   leaked = "set by a request"
   return { before = before, app_value = app_value }
 end
+function api.glob_own.get(ctx)
+  -- The first write makes the request's own globals (rover.lua first_request_write);
+  -- later reads and writes of the same request go there.
+  local first_read = app_value
+  app_value = "shadowed"
+  counter = (counter or 0) + 1
+  counter = counter + 1
+  return { first_read = first_read, app_value = app_value, counter = counter }
+end
 app_value = "from load time"
 function api.bad_utf8.get() return "\\255\\254" end
 function api.bad_utf8_json.get() return { s = "\\255" } end
@@ -69,6 +78,13 @@ def test_globals_do_not_leak_between_requests(app):
     for _ in range(4):  # both workers, several times
         r = app.handle("GET", "/glob").json()
         assert r == {"app_value": "from load time"}
+
+
+def test_a_request_reads_its_own_global_writes(app):
+    for _ in range(40):  # on the workers, then inline once the handler qualifies
+        r = app.handle("GET", "/glob_own").json()
+        assert r == {"first_read": "from load time", "app_value": "shadowed", "counter": 2}
+        assert app.handle("GET", "/glob").json() == {"app_value": "from load time"}
 
 
 def test_invalid_utf8_is_sent_as_bytes_or_replaced(app):
