@@ -35,6 +35,7 @@ from .worker.pool import BATCH, WorkerPool
 from .worker.shared_store import SharedStore
 
 _new_request = tuple.__new__  # see handle_request
+_FOUND = MatchKind.FOUND  # read once per request: a module constant is one lookup
 
 UNMATCHED = UNMATCHED_ROUTE
 
@@ -74,11 +75,13 @@ class Engine:
         self.stopped = False
         self._live_generations = {generation.id}
         self.inbox = AnswerInbox(self._wake_for_answers)  # workers' answers (inbox.py)
+        # Bound once: every Ticket takes it (HttpConnection._request_complete).
+        self.deliver = self._deliver
         self._shed_since = 0.0  # first shed of this loop iteration (see _shed_pause)
         self._shed_count = 0
         self._inflight: set[Ticket] = set()
         # Requests for the I/O thread's own runtime, read in this loop iteration
-        # and run together at its end (see _defer_inline).
+        # and run together at its end (see handle_request, _run_inline_pending).
         self._inline_pending: list[Request] = []
         self._watchdog_timer: asyncio.TimerHandle | None = None  # None: not running
         self._stop_lock = threading.Lock()
@@ -231,7 +234,7 @@ class Engine:
 
     # -- requests -----------------------------------------------------------
     def new_ticket(self, owner: Any) -> Ticket:
-        return Ticket(self._deliver, owner)
+        return Ticket(self.deliver, owner)
 
     def handle_request(self, ticket: Ticket, method: str, target: bytes,
                        headers: tuple[tuple[bytes, bytes], ...], body: bytes | None,
@@ -240,7 +243,7 @@ class Engine:
 
         Returns ``(status, response_bytes, body_size)`` when it is answered at once
         (404, 405, OPTIONS, built-in endpoints, 503), or None when it was queued
-        or held for this thread's own runtime (:meth:`_defer_inline`): the answer
+        or held for this thread's own runtime (:meth:`_run_inline_pending`): the answer
         then arrives through ``ticket.owner.on_result``.
         """
         path_b, _, query = target.partition(b"?")
@@ -249,30 +252,49 @@ class Engine:
         gen = self.generation
         head_only = method == "HEAD"
         keep_alive = keep_alive and not self.closing
-        builtin = self._builtin_get(path)
-        if builtin is not None and (method == "GET" or head_only) and path not in gen.static_paths:
-            status, ctype, payload, extra = builtin()
-            # Built-in paths are few and fixed, so they label themselves.
-            return self._immediate(ticket, method, path, path, status, ctype, payload, extra,
-                                   rid, keep_alive, head_only, started, peer_ip)
-        resolution, entry, values = gen.router.resolve(method, path)
+        found = gen.static_targets.get((method, path))  # see AppGeneration.static_targets
+        if found is None:
+            builtin = self._builtin_get(path)
+            if builtin is not None and (method == "GET" or head_only) and path not in gen.static_paths:
+                status, ctype, payload, extra = builtin()
+                # Built-in paths are few and fixed, so they label themselves.
+                return self._immediate(ticket, method, path, path, status, ctype, payload, extra,
+                                       rid, keep_alive, head_only, started, peer_ip)
+            resolution, entry, values = gen.router.resolve(method, path)
+            if resolution[0] is not _FOUND:
+                return self._unrouted(ticket, method, path, resolution, entry, rid, keep_alive,
+                                      head_only, started, peer_ip)
+            found = gen.targets[(resolution[1], resolution[2])]
+            params = tuple([v.encode() for v in values]) if values else ()
+        else:
+            params = ()
+        hid, route, timeout = found
+        # Positional and without Request's own __new__: one is built per
+        # request, and the keyword call cost twice as much (the field order
+        # is Request's).
+        req = _new_request(Request, (
+            hid, gen, method, path, query, headers, body or None, route, params, rid,
+            self.client_address.of(peer_ip, headers), keep_alive, head_only, started,
+            started + (self._handler_timeout if timeout is None else timeout), ticket))
+        ticket.request = req
+        inline = self.inline
+        if inline is not None and inline.runs_inline(gen.id, hid, body):
+            # Held for this thread's own runtime until the end of this loop
+            # iteration: the requests one poll brings in then run in one Lua
+            # call per handler, as batches do on the workers, instead of one
+            # call each (docs/architecture.md, "Inline runs in batches").
+            pending = self._inline_pending
+            pending.append(req)
+            if len(pending) == 1:
+                self.loop.call_soon(self._run_inline_pending)  # type: ignore[union-attr]
+            return None
+        return self.submit(req)
+
+    def _unrouted(self, ticket: Ticket, method: str, path: str, resolution: Any, entry: Any,
+                  rid: bytes, keep_alive: bool, head_only: bool, started: float,
+                  peer_ip: bytes) -> Any:
+        """The answer to a request that matched no handler: 404, 405 or OPTIONS."""
         kind = resolution[0]
-        if kind is MatchKind.FOUND:
-            hid, route, timeout = gen.targets[(resolution[1], resolution[2])]
-            # Positional and without Request's own __new__: one is built per
-            # request, and the keyword call cost twice as much (the field order
-            # is Request's).
-            req = _new_request(Request, (
-                hid, gen, method, path, query, headers, body or None, route,
-                tuple([v.encode() for v in values]), rid,
-                self.client_address.of(peer_ip, headers), keep_alive, head_only, started,
-                started + (self._handler_timeout if timeout is None else timeout), ticket))
-            ticket.request = req
-            inline = self.inline
-            if inline is not None and inline.runs_inline(gen.id, hid, body):
-                self._defer_inline(req)
-                return None
-            return self.submit(req)
         if kind is MatchKind.NOT_FOUND:
             return self._immediate(ticket, method, path, UNMATCHED, 404, b"text/plain; charset=utf-8",
                                    b"Route not found", None, rid, keep_alive, head_only, started, peer_ip)
@@ -294,18 +316,9 @@ class Engine:
         self.record(method, path, route, status, started, len(payload), rid, peer_ip)
         return (status, data, len(payload))
 
-    def _defer_inline(self, req: Request) -> None:
-        """Hold a request for the I/O thread's own runtime until the end of this
-        loop iteration (loop thread): the requests that one poll brings in then
-        run in one Lua call per handler, as batches do on the workers, instead of
-        one call each (docs/architecture.md, "Inline runs in batches")."""
-        pending = self._inline_pending
-        pending.append(req)
-        if len(pending) == 1:
-            self.loop.call_soon(self._run_inline_pending)  # type: ignore[union-attr]
-
     def _run_inline_pending(self) -> None:
-        """Run the requests held by :meth:`_defer_inline` and hand out the answers."""
+        """Run the requests held by :meth:`handle_request` for this thread's
+        runtime and hand out the answers."""
         pending, self._inline_pending = self._inline_pending, []
         inline = self.inline
         assert inline is not None
@@ -331,14 +344,30 @@ class Engine:
                 if len(reqs) > 1:
                     self.io_metrics.inc("inline_batched_total", len(reqs))
                 self.io_metrics.inc("inline_total", len(reqs))
-                for req, answer in zip(reqs, answers):
-                    self._finish_inline(req, answer)
+                self._finish_inline(reqs, answers)
 
-    def _finish_inline(self, req: Request, answer: Any) -> None:
-        ticket = req.ticket
-        if not ticket.done:  # else the client left while it ran
-            self._answer(ticket, (answer[0], answer[1], answer[2]))
-        ticket.request = None  # breaks the cycle with req (see _flush_ready)
+    def _finish_inline(self, reqs: list[Request], answers: list[Any]) -> None:
+        """Count and hand out the answers of one inline batch: :meth:`_answer`
+        for requests that were never queued (so never in flight or a worker's),
+        with one clock reading for the batch, which ended at once."""
+        ended = time.monotonic()
+        request_done = self.io_metrics.request
+        access_log = self.access_log
+        for req, answer in zip(reqs, answers):
+            ticket = req.ticket
+            ticket.request = None  # breaks the cycle with req (see _flush_ready)
+            if ticket.done:  # the client left while it ran (counted as 499)
+                continue
+            ticket.done = True
+            status = answer[0]
+            if access_log:
+                self.record(req.method, req.path, req.route, status, req.enqueued, answer[2],
+                            req.request_id, req.client_ip, ended)
+            else:
+                request_done(req.method, req.route, status, ended - req.enqueued)
+            # The answer as the runner made it: its first three items are the
+            # (status, bytes, body length) owners read.
+            ticket.owner.on_result(ticket, answer)
 
     def _hand_to_workers(self, req: Request) -> None:
         result = self.submit(req)

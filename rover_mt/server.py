@@ -241,7 +241,8 @@ class App:
                 waiter.future.set_result(result)
 
         engine.call_in_loop(start)
-        _status, raw, _n = waiter.future.result(timeout=self.config.handler_timeout + 10)
+        # (status, bytes, body length, ...): the response bytes are the second item.
+        raw = waiter.future.result(timeout=self.config.handler_timeout + 10)[1]
         return _parse_response(raw)
 
     def close(self) -> None:

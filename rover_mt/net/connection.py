@@ -24,6 +24,7 @@ from typing import Any
 
 from ..protocol import BodyData, MessageEnd, ProtocolError, RequestHead, make_parser
 from ..protocol.response import CONTINUE_100, encode_error
+from ..request import Ticket
 
 # Connection states, checked by the server's timeout sweep.
 IDLE, HEAD, BODY, BUSY = 0, 1, 2, 3
@@ -72,7 +73,9 @@ class HttpConnection(asyncio.Protocol):
         self.last_read = self.since  # last bytes received while in BODY (idle check)
         self.client_ip = b""
         self.head: RequestHead | None = None
-        self.body: list[bytes] = []
+        # The body's pieces; () until the first one (most requests have none,
+        # and a list per request was two allocations for nothing).
+        self.body: list[bytes] | tuple[()] = ()
         self.body_size = 0
         self.ticket: Any = None
         self.started = 0.0
@@ -108,7 +111,7 @@ class HttpConnection(asyncio.Protocol):
         # engine may still hold this object (as a ticket owner) for a while.
         self.ticket = None
         self.head = None
-        self.body = []
+        self.body = ()
         self.pending_error = None
         self.transport = None
         self.server.connection_closed(self)
@@ -120,11 +123,12 @@ class HttpConnection(asyncio.Protocol):
             if self.buffered > LINGER_MAX_BYTES:
                 self._close()
             return
+        now = 0.0
         if state == IDLE:
             self.state = HEAD
-            self.since = time.monotonic()
+            now = self.since = time.monotonic()
         elif state == BODY:
-            self.last_read = time.monotonic()
+            now = self.last_read = time.monotonic()
         elif state == BUSY or state == DRAIN:
             self.buffered += len(data)
             if self.buffered > MAX_PIPELINE_BUFFER and not self.read_paused:
@@ -135,7 +139,7 @@ class HttpConnection(asyncio.Protocol):
             self._protocol_error(err)
             return
         if events:
-            self._process(events)
+            self._process(events, now)
 
     def eof_received(self) -> bool | None:
         self.peer_eof = True
@@ -172,24 +176,30 @@ class HttpConnection(asyncio.Protocol):
             self._resume_reading()
 
     # -- requests -------------------------------------------------------------
-    def _process(self, events: list[Any]) -> None:
-        """Handle parser events; loops (not recursion) over pipelined requests."""
+    def _process(self, events: list[Any], now: float = 0.0) -> None:
+        """Handle parser events; loops (not recursion) over pipelined requests.
+        `now`: when the bytes that made `events` were read, if known."""
         while events:
             result = None
+            head_at = 0.0  # when this batch of events began a request, if it did
             for ev in events:
                 if type(ev) is RequestHead:
                     self.head = ev
-                    self.body = []
+                    self.body = ()
                     self.body_size = 0
                     self.state = BODY
-                    self.since = self.last_read = time.monotonic()
+                    head_at = self.since = self.last_read = now or time.monotonic()
                     if ev.expect_continue and (ev.chunked or ev.content_length):
                         self.transport.write(CONTINUE_100)  # type: ignore[union-attr]
                 elif type(ev) is BodyData:
-                    self.body.append(ev.data)
+                    if self.body:
+                        self.body.append(ev.data)  # type: ignore[union-attr]
+                    else:
+                        self.body = [ev.data]
                     self.body_size += len(ev.data)
                 elif type(ev) is MessageEnd:
-                    result = self._request_complete()
+                    # Read in the same piece as its head: it was complete then.
+                    result = self._request_complete(head_at)
             if result is None:
                 if self.peer_eof and (self.state == HEAD or self.state == BODY):
                     # A pipelined request begun before the client's half-close
@@ -199,20 +209,22 @@ class HttpConnection(asyncio.Protocol):
                 return  # queued: on_result continues later
             if self.closed:
                 return
+            now = 0.0  # the next pipelined request is read later: its own time
             events = self._write_result(result)
 
-    def _request_complete(self) -> Any:
+    def _request_complete(self, now: float = 0.0) -> Any:
+        """Hand the request just read to the engine; `now`: the time, if known."""
         head = self.head
         assert head is not None
         body = b"".join(self.body) if self.body else None
-        self.body = []
+        self.body = ()
         self.state = BUSY
         self.buffered = 0
-        self.started = time.monotonic()
+        self.started = now or time.monotonic()
         self.keep_alive = head.keep_alive and self.keep_alive
-        ticket = self.engine.new_ticket(self)
-        self.ticket = ticket
-        return self.engine.handle_request(
+        engine = self.engine
+        ticket = self.ticket = Ticket(engine.deliver, self)
+        return engine.handle_request(
             ticket, head.method, head.target, head.headers, body, self.client_ip,
             self.keep_alive and not self.server.closing, self.started)
 
@@ -259,8 +271,10 @@ class HttpConnection(asyncio.Protocol):
             self._process(events)
 
     def _write_result(self, result: Any) -> list[Any]:
-        """Write one response; return the events of the next pipelined request."""
-        _status, data, _nbytes = result
+        """Write one response; return the events of the next pipelined request.
+        `result` is (status, bytes, body length, ...): inline answers keep the
+        runner's two extra items (log message, traceback)."""
+        data = result[1]
         transport = self.transport
         self.ticket = None
         self.head = None
@@ -345,7 +359,7 @@ class HttpConnection(asyncio.Protocol):
         self.buffered = 0
         self.ticket = None
         self.head = None
-        self.body = []
+        self.body = ()
         if not self._send_fin():
             return
         if self.read_paused:

@@ -86,16 +86,21 @@ class SocketTransport(asyncio.Transport):
     def on_writable(self) -> None:
         """Send what the kernel will take now (the selector calls this for queued
         output, and when the socket has room again)."""
-        if self.closed or not self._buffer:
+        buffer = self._buffer
+        if self.closed or not buffer:
             return
         try:
-            sent = self._sock.send(self._buffer)
+            sent = self._sock.send(buffer)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
             self._force_close(exc)
             return
-        del self._buffer[:sent]
+        if sent == len(buffer) and self.mask == EVENT_READ and not (
+                self._closing or self._eof_wanted or self._write_paused):
+            buffer.clear()  # all sent, nothing else to do: the usual case
+            return
+        del buffer[:sent]
         self._after_send()
 
     def _after_send(self) -> None:

@@ -9,6 +9,8 @@ wakes, one poll returns them all."""
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import socket
 import threading
@@ -16,7 +18,10 @@ import time
 from pathlib import Path
 from collections.abc import Callable
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from rover_mt import Server
+from rover_mt.observe.logger import Logger
 from tests.helpers import split_responses, write_app
 from tests.wire.test_inline import THRESHOLD, get, metric, until_inline
 
@@ -120,6 +125,52 @@ def test_an_error_in_a_batch_is_its_own_requests_alone(tmp_path: Path):
             else:
                 assert answer[0] == 200 and body_of(answer) == {"id": str(i), "worker": 0}, answer
         assert metric(srv.port, "rover_inline_batched_total") >= CLIENTS - 1
+
+
+def test_each_request_of_a_batch_is_counted_and_logged_once(tmp_path: Path):
+    """Engine._finish_inline counts and logs a batch's answers itself: every
+    request once, with its own status, path and request id."""
+    app = write_app(tmp_path, APP)
+    stream = io.StringIO()
+    logger = Logger(level="info", fmt="json", stream=stream)
+    with Server(app, port=0, workers=2, logger=logger, **THRESHOLD) as srv:
+        assert until_inline(srv.port, "/item/0")[-1] == 0
+        before = requests_total(srv.port)
+        paths = [f"/item/{i}" + ("?fail=1" if i % 4 == 0 else "") for i in range(CLIENTS)]
+        answers = send_together(srv, paths)
+        assert [a[0] for a in answers] == [500 if i % 4 == 0 else 200 for i in range(CLIENTS)]
+        after = requests_total(srv.port)
+        assert metric(srv.port, "rover_inline_batched_total") >= CLIENTS - 1
+        logger.flush(2)
+    failed = CLIENTS // 4
+    assert after["500"] - before.get("500", 0) == failed
+    assert after["200"] - before["200"] == CLIENTS - failed
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = {r["request_id"]: r for r in lines if r.get("msg") == "access" and r["path"] != "/metrics"}
+    ids = [a[1]["x-request-id"] for a in answers]
+    assert len(set(ids)) == CLIENTS
+    for i, rid in enumerate(ids):
+        entry = access[rid]
+        assert (entry["path"], entry["route"], entry["status"]) == \
+            (f"/item/{i}", "/item/{id}", answers[i][0]), entry
+        assert entry["bytes"] == len(answers[i][2]) and entry["duration_ms"] >= 0
+
+
+def requests_total(port: int) -> dict[str, float]:
+    """rover_http_requests_total of GET /item/{id}, by status."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == "rover_http_requests_total" and labels.get("route") == "/item/{id}":
+                out[labels["status"]] = sample.value
+    return out
 
 
 def test_a_deadline_in_a_batch_stops_the_request_that_spins(tmp_path: Path):
