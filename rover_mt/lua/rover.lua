@@ -344,7 +344,8 @@ return function(deps)
   function core.bind(hid, template, method, param_names)
     for _, r in ipairs(app_routes) do
       if r.template == template and r.method == method then
-        handlers[hid] = { fn = r.fn, params = param_names, template = template }
+        handlers[hid] = { fn = r.fn, params = param_names, nparams = #param_names,
+                          template = template }
         return true
       end
     end
@@ -450,13 +451,14 @@ return function(deps)
     if getmetatable(self) == Ctx_mt then return self end
     return current_ctx
   end
+  -- The table of a route with parameters is made with the ctx (core.dispatch):
+  -- nearly every such handler reads it, and made later it cost a table of the
+  -- values, this call's lookups and a resize of the ctx.
   Ctx.params = function(self)
     local c = ctx_of(self)
     local p = rawget(c, "_params")
     if not p then
       p = {}
-      local names, vals = c._h.params, c._pvals
-      for i = 1, #names do p[names[i]] = vals[i] end
       c._params = p
     end
     return p
@@ -696,12 +698,17 @@ return function(deps)
     return e
   end
 
-  local NO_VALUES = {} -- the path parameters of a route without any (never written)
   function core.dispatch(hid, req, raw_body, ...)
     local h = handlers[hid]
-    local pvals = NO_VALUES
-    if (...) ~= nil then pvals = { ... } end
-    local ctx = setmetatable({ _req = req, _h = h, _raw = raw_body, _pvals = pvals }, Ctx_mt)
+    local params, np = false, h.nparams
+    if np == 1 then
+      params = { [h.params[1]] = (...) }
+    elseif np > 1 then
+      local names = h.params
+      params = {}
+      for i = 1, np do params[names[i]] = (select(i, ...)) end
+    end
+    local ctx = setmetatable({ _req = req, _h = h, _raw = raw_body, _params = params }, Ctx_mt)
     env_mt.__newindex = first_request_write
     current_ctx = ctx
     -- Python forgot the previous request's coroutines (in a batch, only once the

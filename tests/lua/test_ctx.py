@@ -34,6 +34,13 @@ end
 function api.txt.post(ctx) return ctx:body():text() end
 function api.same.get(ctx) return { same = ctx:query() == ctx:query() } end
 function api.GeT_case.GET(ctx) return "upper method key" end
+function api.pwrite.get(ctx)
+  local p = ctx:params()
+  local seen = p.mark
+  p.mark = "x"
+  return { seen = seen or "none", again = ctx:params().mark }
+end
+api.two.p_x.and_.p_y.get = function(ctx) return ctx:params() end
 return api
 """
 
@@ -59,6 +66,16 @@ def test_static_beats_param_and_backtracking(app):
     assert app.handle("GET", "/users/7").json() == {"id": "7", "route": "/users/{id}"}
     # /users/me exists but has no /posts child: backtrack to {id} = "me".
     assert app.handle("GET", "/users/me/posts").json() == {"posts_of": "me"}
+
+
+def test_params_table_is_the_requests_own(app):
+    # Written by one request, never seen by the next (on either worker or inline).
+    for _ in range(40):
+        assert app.handle("GET", "/pwrite").json() == {"seen": "none", "again": "x"}
+
+
+def test_several_params_by_name(app):
+    assert app.handle("GET", "/two/1/and_/%C3%A9").json() == {"x": "1", "y": "é"}
 
 
 def test_params_are_percent_decoded_per_segment(app):
