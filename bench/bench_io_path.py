@@ -35,12 +35,13 @@ import time
 from typing import Any
 
 try:  # the installed tree, or the one PYTHONPATH names (to compare two trees)
-    import rover_mt  # noqa: F401
-except ImportError:
+    import rover_mt
+except ImportError:  # not installed: this checkout
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import rover_mt
 
-from rover_mt.net.connection import HttpConnection  # noqa: E402
-from rover_mt.server import Server  # noqa: E402
+from rover_mt.net.connection import HttpConnection
+from rover_mt.server import Server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WARMUP_REQUESTS = 200  # well past the inline warm-up (worker/inline.py WARMUP)
@@ -55,35 +56,22 @@ class CountingTransport:
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return ("127.0.0.1", 40000) if name == "peername" else default
 
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        pass
-
     def write(self, data: bytes) -> None:
         self.writes += 1
 
     def is_closing(self) -> bool:
         return False
 
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
     def can_write_eof(self) -> bool:
         return True
 
-    def write_eof(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
     def get_write_buffer_size(self) -> int:
         return 0
+
+    def _nothing(self, *args: Any, **kwargs: Any) -> None:
+        """Limits, pausing, closing: nothing to do without a socket."""
+
+    set_write_buffer_limits = pause_reading = resume_reading = write_eof = close = abort = _nothing
 
 
 def warm_up(port: int, request: bytes) -> None:

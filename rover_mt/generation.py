@@ -11,8 +11,15 @@ import itertools
 from typing import Any, Callable
 
 from .errors import AppLoadError
-from .routing import (ROUTE_METHODS, MatchKind, RouteConflict, Router, RouteSpec, SegmentKind,
-                      parse_template)
+from .routing import (
+    ROUTE_METHODS,
+    MatchKind,
+    RouteConflict,
+    Router,
+    RouteSpec,
+    SegmentKind,
+    parse_template,
+)
 from .worker.runtime import AppSource, LuaApp, LuaRoute
 
 _generation_ids = itertools.count(1)

@@ -82,13 +82,18 @@ def until_inline(port: int, path: str, limit: int = 4 * WARMUP) -> list[int]:
     return seen
 
 
-def metric(port: int, name: str) -> float:
+def metrics_text(port: int) -> str:
+    """The server's /metrics page."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode()
+        return conn.getresponse().read().decode()
     finally:
         conn.close()
+
+
+def metric(port: int, name: str) -> float:
+    text = metrics_text(port)
     for line in text.splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])

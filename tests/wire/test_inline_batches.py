@@ -9,21 +9,20 @@ wakes, one poll returns them all."""
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import socket
 import threading
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from rover_mt import Server
 from rover_mt.observe.logger import Logger
 from tests.helpers import split_responses, write_app
-from tests.wire.test_inline import THRESHOLD, get, metric, until_inline
+from tests.wire.test_inline import THRESHOLD, get, metric, metrics_text, until_inline
 
 APP = """
 local api = rover.server {}
@@ -158,14 +157,8 @@ def test_each_request_of_a_batch_is_counted_and_logged_once(tmp_path: Path):
 
 def requests_total(port: int) -> dict[str, float]:
     """rover_http_requests_total of GET /item/{id}, by status."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode()
-    finally:
-        conn.close()
     out = {}
-    for family in text_string_to_metric_families(text):
+    for family in text_string_to_metric_families(metrics_text(port)):
         for sample in family.samples:
             labels = sample.labels
             if sample.name == "rover_http_requests_total" and labels.get("route") == "/item/{id}":
