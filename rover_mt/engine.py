@@ -75,7 +75,7 @@ class Engine:
         self.stopped = False
         self._live_generations = {generation.id}
         self.inbox = AnswerInbox(self._wake_for_answers)  # workers' answers (inbox.py)
-        # Bound once: every Ticket takes it (HttpConnection._request_complete).
+        # Bound once: every Ticket takes it (new_ticket).
         self.deliver = self._deliver
         self._shed_since = 0.0  # first shed of this loop iteration (see _shed_pause)
         self._shed_count = 0
@@ -354,20 +354,15 @@ class Engine:
         for requests that were never queued (so never in flight or a worker's),
         with one clock reading for the batch, which ended at once."""
         ended = time.monotonic()
-        request_done = self.io_metrics.request
-        access_log = self.access_log
+        record = self.record
         for req, answer in zip(reqs, answers):
             ticket = req.ticket
             ticket.request = None  # breaks the cycle with req (see _flush_ready)
             if ticket.done:  # the client left while it ran (counted as 499)
                 continue
             ticket.done = True
-            status = answer[0]
-            if access_log:
-                self.record(req.method, req.path, req.route, status, req.enqueued, answer[2],
-                            req.request_id, req.client_ip, ended)
-            else:
-                request_done(req.method, req.route, status, ended - req.enqueued)
+            record(req.method, req.path, req.route, answer[0], req.enqueued, answer[2],
+                   req.request_id, req.client_ip, ended)
             # The answer as the runner made it: its first three items are the
             # (status, bytes, body length) owners read.
             ticket.owner.on_result(ticket, answer)

@@ -87,7 +87,7 @@ class AppGeneration:
         # built-in endpoints never shadow a path the app routes (static_paths).
         self.static_targets: dict[tuple[str, str], tuple[int, str, float | None]] = {}
         for path in self.static_paths:
-            for method in ROUTE_METHODS | {"HEAD"}:
+            for method in ROUTE_METHODS:
                 resolution, _entry, values = self.router.resolve(method, path)
                 if resolution[0] is MatchKind.FOUND and not values:
                     self.static_targets[(method, path)] = self.targets[(resolution[1], resolution[2])]

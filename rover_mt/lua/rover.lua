@@ -701,9 +701,7 @@ return function(deps)
   function core.dispatch(hid, req, raw_body, ...)
     local h = handlers[hid]
     local params, np = false, h.nparams
-    if np == 1 then
-      params = { [h.params[1]] = (...) }
-    elseif np > 1 then
+    if np > 0 then
       local names = h.params
       params = {}
       for i = 1, np do params[names[i]] = (select(i, ...)) end
@@ -751,36 +749,34 @@ return function(deps)
     return line
   end
 
-  -- Pieces of a response head made once instead of per response (each concatenation
-  -- makes a string): the Content-Type lines of the usual types, and the lengths of
-  -- bodies up to 4 KiB as text.
+  -- Lines of a response head made once instead of per response (each concatenation
+  -- makes a string): the Content-Type lines of the usual types, and the
+  -- Content-Length lines of bodies up to 4 KiB.
   local ctype_lines = { [JSONT] = "\r\nContent-Type: " .. JSONT, [TEXT] = "\r\nContent-Type: " .. TEXT }
-  local length_texts = {}
-  local function length_text(n)
-    local text = length_texts[n]
-    if text then return text end
-    text = tostring(n)
-    if n <= 4096 then length_texts[n] = text end
-    return text
+  local length_lines = {}
+  local function length_line(n)
+    local line = length_lines[n]
+    if line then return line end
+    line = "\r\nContent-Length: " .. n
+    if n <= 4096 then length_lines[n] = line end
+    return line
   end
 
   function core.respond(hid, req, rid, date, keep_alive, head_only, raw_body, ...)
     local st, body, ctype, hdrs, logmsg, tb = core.dispatch(hid, req, raw_body, ...)
+    local length
+    if st == 204 or st == 304 or st < 200 then
+      body, length = "", ""
+    else
+      length = length_line(#body)
+    end
     -- One concatenation for the whole response (a table and concat cost a third
-    -- of this function for a small JSON answer), with the length in it: a
-    -- separate "Content-Length: n" piece was one more string to make.
+    -- of this function for a small JSON answer).
     local head_end = keep_alive and "\r\n\r\n" or "\r\nConnection: close\r\n\r\n"
     local ctype_line = ctype and (ctype_lines[ctype] or "\r\nContent-Type: " .. ctype) or ""
-    local data
-    if st == 204 or st == 304 or st < 200 then
-      body = ""
-      data = status_line(st) .. "Date: " .. date .. "\r\nX-Request-Id: " .. rid
-        .. ctype_line .. (hdrs and "\r\n" .. hdrs or "") .. head_end
-    else
-      data = status_line(st) .. "Date: " .. date .. "\r\nX-Request-Id: " .. rid
-        .. ctype_line .. (hdrs and "\r\n" .. hdrs or "")
-        .. "\r\nContent-Length: " .. length_text(#body) .. head_end .. (head_only and "" or body)
-    end
+    local data = status_line(st) .. "Date: " .. date .. "\r\nX-Request-Id: " .. rid
+      .. ctype_line .. (hdrs and "\r\n" .. hdrs or "") .. length .. head_end
+      .. (head_only and "" or body)
     return st, data, #body, logmsg, tb
   end
 

@@ -24,7 +24,6 @@ from typing import Any
 
 from ..protocol import BodyData, MessageEnd, ProtocolError, RequestHead, make_parser
 from ..protocol.response import CONTINUE_100, encode_error
-from ..request import Ticket
 
 # Connection states, checked by the server's timeout sweep.
 IDLE, HEAD, BODY, BUSY = 0, 1, 2, 3
@@ -223,7 +222,7 @@ class HttpConnection(asyncio.Protocol):
         self.started = now or time.monotonic()
         self.keep_alive = head.keep_alive and self.keep_alive
         engine = self.engine
-        ticket = self.ticket = Ticket(engine.deliver, self)
+        ticket = self.ticket = engine.new_ticket(self)
         return engine.handle_request(
             ticket, head.method, head.target, head.headers, body, self.client_ip,
             self.keep_alive and not self.server.closing, self.started)

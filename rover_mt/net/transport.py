@@ -96,10 +96,6 @@ class SocketTransport(asyncio.Transport):
         except OSError as exc:
             self._force_close(exc)
             return
-        if sent == len(buffer) and self.mask == EVENT_READ and not (
-                self._closing or self._eof_wanted or self._write_paused):
-            buffer.clear()  # all sent, nothing else to do: the usual case
-            return
         del buffer[:sent]
         self._after_send()
 
@@ -107,7 +103,8 @@ class SocketTransport(asyncio.Transport):
         if self._buffer:
             self._set_mask(self.mask | EVENT_WRITE)
         else:
-            self._set_mask(self.mask & ~EVENT_WRITE)
+            if self.mask & EVENT_WRITE:  # else nothing to change (the usual case)
+                self._set_mask(self.mask & ~EVENT_WRITE)
             if self._closing:
                 self._finish(None)
                 return

@@ -17,7 +17,7 @@ from typing import Any
 from ..request import Request
 from .compose import compose
 from .interrupt import RuntimeHook, WorkerInterrupt
-from .runtime import EAGER_BODY_BYTES, eager_body
+from .runtime import eager_body
 
 NO_MEMORY = "not enough memory"
 #: Longer than any collection of Python's GC here (about 2 ms with 500 busy
@@ -186,11 +186,8 @@ class LuaRunner:
             args: list[Any] = []
             for r in reqs:
                 params = r.params
-                body = r.body
-                if body is not None and len(body) > EAGER_BODY_BYTES:
-                    body = False  # as eager_body(): fetched if the handler reads it
                 args += (r.hid, r.request_id, r.keep_alive and not closing,
-                         r.head_only, body, len(params), *params)
+                         r.head_only, eager_body(r.body), len(params), *params)
             flat = app.respond_batch(reqs, pool.date.get(), args)
             answers: list[Answer] = []
             for k, r in enumerate(reqs):
