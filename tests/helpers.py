@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 import socket
 import subprocess
@@ -18,6 +19,16 @@ def write_app(folder: Path, source: str, name: str = "app.lua") -> Path:
     path = folder / name
     path.write_text(textwrap.dedent(source))
     return path
+
+
+def metrics_text(port: int) -> str:
+    """The server's /metrics page."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
 
 
 def busy_app(seconds: float) -> str:

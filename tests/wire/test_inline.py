@@ -13,7 +13,7 @@ import pytest
 
 from rover_mt import Server
 from rover_mt.worker.inline import MAX_BODY, WARMUP
-from tests.helpers import write_app
+from tests.helpers import metrics_text, write_app
 
 APP = """
 local api = rover.server {}
@@ -80,16 +80,6 @@ def until_inline(port: int, path: str, limit: int = 4 * WARMUP) -> list[int]:
         if seen[-1] == 0:
             break
     return seen
-
-
-def metrics_text(port: int) -> str:
-    """The server's /metrics page."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", "/metrics")
-        return conn.getresponse().read().decode()
-    finally:
-        conn.close()
 
 
 def metric(port: int, name: str) -> float:

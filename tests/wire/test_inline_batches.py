@@ -21,8 +21,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rover_mt import Server
 from rover_mt.observe.logger import Logger
-from tests.helpers import split_responses, write_app
-from tests.wire.test_inline import THRESHOLD, get, metric, metrics_text, until_inline
+from tests.helpers import metrics_text, split_responses, write_app
+from tests.wire.test_inline import THRESHOLD, get, metric, until_inline
 
 APP = """
 local api = rover.server {}
