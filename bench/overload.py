@@ -1,8 +1,11 @@
 """W5: rover-mt under overload (W4 at about four times its capacity).
 
-1. Measure capacity: W4 with as many connections as the queue holds (no
-   request is shed), so service time = workers / capacity.
-2. Offer about 4x that rate from 1,000 wrk connections (each connection waits
+1. Measure capacity: W4 with as many connections as the queue holds, against a
+   server without `queue_timeout`, so no request is shed; capacity is the rate of
+   200s, and service time = workers / capacity.
+2. Start the overload server with `queue_timeout` = the time its queue takes to
+   drain at that speed (`queue_bound / workers` service times; see below), and
+   offer about 4x capacity from 1,000 wrk connections (each connection waits
    `delay` ms between requests, which makes wrk roughly open-loop), while
    a few probe connections (bench/probe.py) time each of their own requests,
    giving the latency of successful responses (wrk can only report the
@@ -26,11 +29,14 @@ from wrkrun import run_wrk
 QUEUE_BOUND = 8
 WORKERS = 2
 # A request that waited longer than the queue takes to drain at full speed
-# (QUEUE_BOUND / WORKERS runs of W4's ~1 ms handler) is shed by the worker that
-# reaches it. Without it, the workers slowed by the CPU the I/O thread and the
-# load generator take under overload let the admitted requests wait 2-3 times that
-# (docs/deadlines-and-overload.md, "A limit on the wait").
-QUEUE_TIMEOUT_S = QUEUE_BOUND / WORKERS * 0.001
+# (QUEUE_BOUND / WORKERS runs of W4's handler, as measured in step 1) is shed by
+# the worker that reaches it. Without it, the workers slowed by the CPU the I/O
+# thread and the load generator take under overload let the admitted requests
+# wait 2-3 times that (docs/deadlines-and-overload.md, "A limit on the wait").
+# It follows the measurement because W4's handler takes 0.75 ms on one machine
+# and 1.7 ms on another: a fixed 4 ms shed 30% of the calibration's own requests
+# on the slower one, and counted their 503s as capacity.
+DRAIN_RUNS = QUEUE_BOUND / WORKERS
 CONNECTIONS = 1000
 OVERLOAD_FACTOR = 4
 PROBE_CONNECTIONS = 8
@@ -41,11 +47,18 @@ PROBE_CONNECTIONS = 8
 # several hundred successful answers per run.
 PROBE_PAUSE_MS = 10
 
-OVERLOAD_SPEC = rover_spec(
-    "rover-mt-overload", f"rover-mt, {WORKERS} workers, queue_bound {QUEUE_BOUND}, "
-    f"queue_timeout {QUEUE_TIMEOUT_S * 1000:g} ms, backpressure shed",
-    ("W4",), workers=WORKERS, queue_bound=QUEUE_BOUND, queue_timeout=QUEUE_TIMEOUT_S, backpressure="shed",
-    max_connections=4 * CONNECTIONS)
+
+def overload_spec(queue_timeout_s: float = 0.0) -> ServerSpec:
+    """rover-mt as W5 runs it, with `queue_timeout_s` (0: none, for the calibration)."""
+    settings: dict[str, object] = dict(workers=WORKERS, queue_bound=QUEUE_BOUND, backpressure="shed",
+                                       max_connections=4 * CONNECTIONS)
+    limit = ""
+    if queue_timeout_s:
+        settings["queue_timeout"] = round(queue_timeout_s, 5)
+        limit = f"queue_timeout {queue_timeout_s * 1000:.2f} ms, "
+    return rover_spec("rover-mt-overload", f"rover-mt, {WORKERS} workers, queue_bound {QUEUE_BOUND}, "
+                      f"{limit}backpressure shed", ("W4",), **settings)
+
 
 # wrk script: count answers by status (in each thread's Lua state), pace each
 # connection with delay(), and print the totals as BENCH key=value lines.
@@ -96,18 +109,33 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_SPEC,
+def _calibrate(spec: ServerSpec, script: Path, duration_s: float) -> dict[str, Any]:
+    """W4 from QUEUE_BOUND connections: the rate of 200s, and what else came back."""
+    w4 = WORKLOADS["W4"]
+    with RunningServer(spec) as server:
+        validate(server.port, w4)
+        result = run_wrk(f"http://127.0.0.1:{server.port}{w4.path}", QUEUE_BOUND, duration_s,
+                         script, ["0"])
+    counts = {k: int(v) for k, v in result.script_output.items()}
+    if counts.get("ok", 0) == 0 or counts.get("shed", 0) or counts.get("other", 0):
+        raise RuntimeError(f"W5's calibration got more than 200s, or none: {counts}")
+    return {"capacity_rps": counts["ok"] / result.seconds, "counts": counts}
+
+
+def run_overload(duration_s: float, scratch: Path, spec: ServerSpec | None = None,
                  connections: int = CONNECTIONS) -> dict[str, Any]:
-    """Run W5 against a fresh rover-mt (or `spec`) and return the numbers (see module doc)."""
+    """Run W5 against fresh rover-mt servers (see module doc), or against `spec`
+    for both steps, and return the numbers."""
     w4 = WORKLOADS["W4"]
     script = scratch / "overload.lua"
     script.write_text(_WRK_SCRIPT, encoding="utf-8")
+    calibration = _calibrate(spec or overload_spec(), script, max(2.0, duration_s / 2))
+    capacity = calibration["capacity_rps"]
+    service_time_s = WORKERS / capacity
+    spec = spec or overload_spec(DRAIN_RUNS * service_time_s)
     with RunningServer(spec) as server:
         validate(server.port, w4)
         url = f"http://127.0.0.1:{server.port}{w4.path}"
-        calibration = run_wrk(url, QUEUE_BOUND, max(2.0, duration_s / 2))
-        capacity = calibration.rps
-        service_time_s = WORKERS / capacity
         delay_ms = max(1, round(connections * 1000 / (OVERLOAD_FACTOR * capacity)))
         before = tree_memory(server.pid)
         probe = WrkProbe(url, PROBE_CONNECTIONS, min(2.0, duration_s / 4), duration_s, scratch,
@@ -136,7 +164,8 @@ def run_overload(duration_s: float, scratch: Path, spec: ServerSpec = OVERLOAD_S
     rss_growth_kib = (max(half) - half[0]) if half else 0
     return {
         "server": spec.name, "settings": dict(spec.settings), "connections": connections,
-        "capacity_rps": capacity, "service_time_ms": service_time_s * 1000,
+        "capacity_rps": capacity, "calibration_answers": calibration["counts"],
+        "service_time_ms": service_time_s * 1000,
         "offered_rps_target": OVERLOAD_FACTOR * capacity, "delay_ms": delay_ms,
         "wrk": result.as_dict(), "answered_rps": result.rps,
         "ok": counts.get("ok", 0), "shed_503": counts.get("shed", 0), "other_status": counts.get("other", 0),

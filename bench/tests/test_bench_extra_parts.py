@@ -24,6 +24,9 @@ def test_footprint_counts_open_connections():
 def test_overload_counts_statuses_and_probes(tmp_path):
     result = overload.run_overload(1.0, tmp_path, spec=PEER, connections=20)
     assert result["capacity_rps"] > 0
+    # Capacity counts 200s from a calibration that shed nothing.
+    assert result["calibration_answers"]["ok"] > 0
+    assert result["calibration_answers"].get("shed", 0) == 0
     assert result["ok"] > 0 and result["other_status"] == 0
     assert result["probe"]["ok"] > 0
     assert result["p99_bound_ms"] == pytest.approx(2 * (overload.QUEUE_BOUND / overload.WORKERS + 1)
@@ -44,3 +47,13 @@ def test_probe_times_each_of_its_requests(tmp_path):
     assert len(samples) > 100
     assert {status for status, _ in samples} == {200}
     assert all(0 < seconds < 1 for _, seconds in samples)
+
+
+def test_overload_calibrates_without_the_wait_limit_it_then_sets():
+    # The calibration's server has no queue_timeout, so it sheds nothing; the
+    # overload server's limit is the queue's drain time at the measured speed.
+    assert "queue_timeout" not in overload.overload_spec().settings
+    spec = overload.overload_spec(overload.DRAIN_RUNS * 0.0013)
+    assert spec.settings["queue_timeout"] == pytest.approx(0.0052)
+    assert spec.settings["queue_bound"] == overload.QUEUE_BOUND
+    assert "queue_timeout 5.20 ms" in spec.description
