@@ -40,6 +40,7 @@ except ImportError:  # not installed: this checkout
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import rover_mt
 
+from answers import read_answer
 from rover_mt.net.connection import HttpConnection
 from rover_mt.server import Server
 
@@ -75,25 +76,6 @@ class CountingTransport:
         """Limits, pausing, closing: nothing to do without a socket."""
 
     set_write_buffer_limits = pause_reading = resume_reading = write_eof = close = abort = _nothing
-
-
-def read_answer(sock: socket.socket) -> None:
-    """Read one whole answer (head and Content-Length body) from `sock`."""
-    data = b""
-    while True:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        if sep:
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if len(rest) >= length:
-                return
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise RuntimeError(f"the server closed the connection: {data[:200]!r}")
-        data += chunk
 
 
 def warm_up(port: int, request: bytes, connections: int) -> None:

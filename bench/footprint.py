@@ -9,6 +9,7 @@ import socket
 import time
 from typing import Any
 
+from answers import read_answer
 from procmem import tree_memory
 from servers import RunningServer, ServerSpec, rover_spec
 from workloads import WORKLOADS, validate
@@ -21,24 +22,12 @@ _REQUEST = b"GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 def _open_keepalive(port: int, timeout_s: float = 10.0) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout_s)
-    sock.sendall(_REQUEST)
-    received = b""
-    while b"\r\n\r\n" not in received:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError("server closed a fresh keep-alive connection")
-        received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise ConnectionError("server closed mid-response")
-        body += chunk
+    try:
+        sock.sendall(_REQUEST)
+        read_answer(sock)
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 

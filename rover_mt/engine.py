@@ -265,10 +265,12 @@ class Engine:
                 return self._unrouted(ticket, method, path, resolution, entry, rid, keep_alive,
                                       head_only, started, peer_ip)
             found = gen.targets[(resolution[1], resolution[2])]
-            # One value is the usual case, and built directly it costs a third
-            # of the list comprehension (which makes a function in 3.11).
-            params = ((values[0].encode(),) if len(values) == 1
-                      else tuple([v.encode() for v in values]) if values else ())
+            if len(values) == 1:
+                # The usual case: built directly it costs a third of the list
+                # comprehension (which makes a function in 3.11).
+                params = (values[0].encode(),)
+            else:
+                params = tuple([v.encode() for v in values]) if values else ()
         else:
             params = ()
         hid, route, timeout = found
