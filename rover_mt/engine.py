@@ -567,7 +567,7 @@ class Engine:
         for ticket, result in ready:
             if inline is not None and ticket.service:
                 req = ticket.request
-                inline.observe(req.generation.id, req.hid, ticket.service)
+                inline.observe(req.generation.id, req.hid, ticket.service, ticket.batch)
             if not ticket.done:
                 self._answer(ticket, result)
             elif ticket.sent_at and ticket in self._inflight:

@@ -19,7 +19,7 @@ class Ticket:
     """
 
     __slots__ = ("deliver", "done", "started", "worker", "owner", "request", "queued", "dead",
-                 "service", "sent_at")
+                 "service", "batch", "sent_at")
 
     def __init__(self, deliver: Callable[["Ticket", Any], None], owner: Any) -> None:
         self.deliver = deliver
@@ -33,6 +33,8 @@ class Ticket:
         # CPU seconds the worker's handler took, when measured (worker/runner.py,
         # execute_timed); set before deliver.
         self.service: float | None = None
+        # How many requests shared the Lua call that `service` is a share of.
+        self.batch = 1
         # Monotonic time the worker sent the answer itself (0.0: the loop sends it).
         self.sent_at = 0.0
 

@@ -302,6 +302,11 @@ return function(deps)
   end
 
   local handlers = {}   -- handler id -> { fn, param names, template }
+  -- Handler id 0 is never routed (Python numbers handlers from 1): a handler
+  -- that does nothing, whose calls tell what a call costs on this machine
+  -- whatever the handler (InlineRunner.measure_call_cost, worker/inline.py).
+  handlers[0] = { fn = function() return { ok = true } end, params = {}, nparams = 0,
+                  template = "" }
   local app_routes
 
   function core.load_app(source, chunkname)

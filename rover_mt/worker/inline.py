@@ -5,7 +5,10 @@ and a GIL hand-over. For a handler that runs a few microseconds of Lua that is
 most of the request's cost (docs/performance.md). So the I/O thread keeps one
 Lua runtime of its own, watches how long every handler takes (on workers and
 here), and runs a handler inline once its recent runs stay under
-``inline_handler_us``. Everything else still goes to the workers, in parallel.
+``inline_handler_us``. A run is judged without what a call of a handler that
+does nothing costs on this machine (:meth:`InlineRunner.measure_call_cost`):
+that part is the machine's, not the handler's. Everything else still goes to
+the workers, in parallel.
 
 Why this cannot hang the server:
 
@@ -37,7 +40,7 @@ import time
 from typing import Any
 
 from ..os_thread import name_os_thread
-from ..request import Request
+from ..request import Request, Ticket
 from .runner import Answer, LuaRunner
 
 WARMUP = 32  # runs a handler needs, on average under the threshold, to go inline
@@ -71,6 +74,12 @@ CLIP_RATIO = 2.0
 
 # The worker id a handler sees as rover.worker.id when it runs inline.
 INLINE_WORKER_ID = 0
+# Calls InlineRunner.measure_call_cost times.
+CALL_COST_RUNS = 64
+
+
+def _no_delivery(ticket: Ticket, result: Any) -> None:
+    return None
 
 
 class InlineRunner(LuaRunner):
@@ -89,6 +98,9 @@ class InlineRunner(LuaRunner):
         self._keep = threshold_s * KEEP_RATIO
         self.logger = logger
         self.gen_id = 0  # the generation whose runtime is installed (0: none)
+        # CPU seconds of a call of a handler that does nothing, in the installed
+        # runtime (measure_call_cost): left out of every handler's time.
+        self.call_cost = 0.0
         # Per handler id (index 0 unused): may it run inline now, its moving
         # average in seconds, runs since it last qualified or was demoted, runs
         # it needs, and how often it was demoted.
@@ -125,6 +137,34 @@ class InlineRunner(LuaRunner):
         for hid in gen.never_inline:
             self._demoted[hid] = MAX_DEMOTIONS + 1  # rover.route { inline = false }
         self.gen_id = gen.id
+        self.call_cost = self.measure_call_cost(gen)
+
+    def measure_call_cost(self, gen: Any) -> float:
+        """CPU seconds an inline call of one request takes when the handler does
+        nothing: the median of CALL_COST_RUNS calls of the built-in handler 0
+        (rover.lua), made exactly as inline requests are run and timed (loop
+        thread, once per installed runtime: about a millisecond).
+
+        That much of every measured run is the machine's cost of a call (into
+        Lua and back, ctx, encoding the answer), not the handler's; on a machine
+        where it alone exceeded ``inline_handler_us``, no handler ever qualified
+        (docs/server-behavior.md, "Direct execution")."""
+        now = time.monotonic()
+        probe = Request(0, gen, "GET", "/", b"", (), None, "", (), b"0", b"", True, False,
+                        now, now + 3600.0, Ticket(_no_delivery, None))
+        times = []
+        for _ in range(CALL_COST_RUNS):
+            answers, seconds = self.execute_batch([probe])
+            if answers[0][0] != 200:
+                # Not a measure of a call (an app that broke the runtime's
+                # libraries): judge runs as measured, as before this existed.
+                return 0.0
+            if seconds is not None:  # None: a GC collection ran meanwhile
+                times.append(seconds)
+        if not times:
+            return 0.0
+        times.sort()
+        return times[len(times) // 2]
 
     def _app_for_generation(self, gen: Any) -> Any:
         # Never build on the loop thread; run() is only called for the installed one.
@@ -154,13 +194,21 @@ class InlineRunner(LuaRunner):
             self.install(gen, built)
 
     # -- who runs what ------------------------------------------------------------
-    def observe(self, gid: int, hid: int, seconds: float) -> None:
-        """Record one run of handler `hid` (on a worker or inline)."""
+    def observe(self, gid: int, hid: int, seconds: float, batch: int = 1) -> None:
+        """Record one run of handler `hid` (on a worker or inline): `seconds`
+        per request of a Lua call that ran `batch` requests.
+
+        What decides is the handler's own time: the call's cost beyond what a
+        call of a handler that does nothing takes on this machine
+        (``call_cost``), shared out over the batch."""
         if gid != self.gen_id:
             return
         runs = self._runs[hid] + 1
         self._runs[hid] = runs
-        clipped = seconds if seconds < self._clip else self._clip
+        own = seconds - self.call_cost / batch
+        if own < 0.0:
+            own = 0.0
+        clipped = own if own < self._clip else self._clip
         if runs == 1:
             avg = clipped
             self._cost[hid] = seconds
@@ -205,15 +253,16 @@ class InlineRunner(LuaRunner):
         return (req_generation_id == self.gen_id and self.ok[hid]
                 and (body is None or len(body) <= MAX_BODY))
 
-    def _judge(self, req: Request, seconds: float | None) -> None:
-        """Demote `req`'s handler after a run of `seconds` over the limit, or
-        count the run; None (a GC collection ran meanwhile) is not counted."""
+    def _judge(self, req: Request, seconds: float | None, batch: int) -> None:
+        """Demote `req`'s handler after a run of `seconds` (per request of a
+        call of `batch`) over the limit, or count the run; None (a GC
+        collection ran meanwhile) is not counted."""
         if seconds is None:
             return
         if seconds > self.slow:
             self._demote(req, seconds)
         else:
-            self.observe(req.generation.id, req.hid, seconds)
+            self.observe(req.generation.id, req.hid, seconds, batch)
 
     def batch_limit(self, hid: int) -> int:
         """How many requests for `hid` may run in one Lua call (at least 1).
@@ -246,7 +295,7 @@ class InlineRunner(LuaRunner):
         if self.interrupt.interrupts != before:
             timeouts = sum(1 for answer in answers if answer[0] == 504)
             self.pool.engine.io_metrics.inc("handler_timeouts_total", max(1, timeouts))
-        self._judge(first, seconds)
+        self._judge(first, seconds, len(reqs))
         return answers
 
     # -- deadlines -----------------------------------------------------------------

@@ -224,6 +224,7 @@ class Worker(LuaRunner):
         for req, (status, data, body_len, _msg, _tb) in zip(live, answers):
             ticket = req.ticket
             ticket.service = per_request
+            ticket.batch = len(live)
             ticket.deliver(ticket, (status, data, body_len))
 
     def _run_one(self, req: Request, now: float) -> None:

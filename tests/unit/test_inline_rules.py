@@ -24,12 +24,26 @@ class Log:
         self.lines.append(msg)
 
 
-@pytest.fixture
-def runner() -> InlineRunner:
-    r = InlineRunner(SimpleNamespace(), THRESHOLD, Log())
+class _NoLua(InlineRunner):
+    """The bookkeeping alone: a call costs what the test says (no runtime to time)."""
+
+    cost = 0.0
+
+    def measure_call_cost(self, gen: Any) -> float:
+        return self.cost
+
+
+def _runner(cost: float = 0.0) -> InlineRunner:
+    r = _NoLua(SimpleNamespace(), THRESHOLD, Log())
+    r.cost = cost
     gen = SimpleNamespace(id=7, bindings=[object(), object()], never_inline=frozenset())  # ids 1, 2
     r.install(gen, (None, None))
     return r
+
+
+@pytest.fixture
+def runner() -> InlineRunner:
+    return _runner()
 
 
 def req(hid: int = 1) -> Any:
@@ -54,6 +68,46 @@ def test_average_over_the_threshold_keeps_it_on_workers(runner):
     for _ in range(4 * WARMUP):
         runner.observe(7, 1, FAST)
     assert runner.runs_inline(7, 1, None)
+
+
+def test_the_cost_of_a_call_is_left_out_of_a_handlers_time():
+    # A call of a handler that does nothing costs 40 µs here (a slow machine):
+    # a run of 80 µs is 40 µs of the handler's own, under the 50 µs threshold.
+    r = _runner(cost=40e-6)
+    assert r.call_cost == 40e-6
+    for _ in range(WARMUP):
+        r.observe(7, 1, SLOW_AVG)
+    assert r.runs_inline(7, 1, None)
+    # In a batch the call's cost is shared: 8 requests at 80 µs each are 75 µs
+    # of the handler's own per request, over it.
+    for _ in range(4 * WARMUP):
+        r.observe(7, 2, SLOW_AVG, 8)
+    assert not r.runs_inline(7, 2, None)
+    # ... and 2 requests at 45 µs each are 25 µs each: under it.
+    for _ in range(4 * WARMUP):
+        r.observe(7, 2, 45e-6, 2)
+    assert r.runs_inline(7, 2, None)
+
+
+def test_runs_cheaper_than_the_measured_call_count_as_zero():
+    # Runs measured under the call's cost (noise) count as 0, not less: a
+    # negative average would keep a handler inline long after it turned slow.
+    r = _runner(cost=100e-6)
+    for _ in range(4 * WARMUP):
+        r.observe(7, 1, 10e-6)
+    assert r.runs_inline(7, 1, None)
+    # From an average of 0, runs clipped at CLIP_RATIO x threshold pass the
+    # KEEP_RATIO limit after exactly this many runs (moving average, weight 1/8).
+    expected, avg = 0, 0.0
+    while avg <= KEEP_RATIO * THRESHOLD:
+        avg += (CLIP_RATIO * THRESHOLD - avg) * 0.125
+        expected += 1
+    runs = 0
+    while r.runs_inline(7, 1, None):
+        r.observe(7, 1, 100e-6 + 10 * THRESHOLD)
+        runs += 1
+        assert runs <= expected
+    assert runs == expected
 
 
 def test_an_inline_handler_near_the_threshold_stays_inline(runner):
@@ -173,3 +227,26 @@ def test_timed_runs_excuse_only_short_runs_during_a_collection(cpu, collect, cou
     assert (seconds is not None) is counted
     if counted:
         assert seconds >= cpu
+
+
+class _Probed(InlineRunner):
+    """execute_batch() replaced: every call answers `status` and is timed as `seconds`."""
+
+    status = 200
+    seconds: float | None = 7e-6
+
+    def execute_batch(self, reqs: list[Any]) -> Any:  # type: ignore[override]
+        assert [r.hid for r in reqs] == [0]  # the built-in handler that does nothing
+        return [(self.status, b"", 0, None, None)], self.seconds
+
+
+@pytest.mark.parametrize("status, seconds, cost", [
+    (200, 7e-6, 7e-6),
+    (200, None, 0.0),  # every call overlapped a GC collection: nothing measured
+    (500, 7e-6, 0.0),  # the runtime failed the call: runs are judged as measured
+])
+def test_the_cost_of_a_call_is_measured_on_install(status, seconds, cost):
+    r = _Probed(SimpleNamespace(), THRESHOLD, Log())
+    r.status, r.seconds = status, seconds
+    r.install(SimpleNamespace(id=3, bindings=[object()], never_inline=frozenset()), (None, None))
+    assert r.call_cost == cost
