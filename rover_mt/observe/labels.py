@@ -44,6 +44,8 @@ DEFAULT_COUNTERS: dict[str, str] = {
     "dispatched_total": "Requests handed to the worker queue.",
     "completed_total": "Requests a worker finished (any outcome).",
     "inline_total": "Requests whose handler ran on the I/O thread (direct execution).",
+    "inline_idle_total": "Requests whose handler ran on the I/O thread only because nothing else was "
+                         "waiting or running (a handler over inline_handler_us, under 10 times it).",
     "batched_total": "Requests a worker ran in a batch: several requests of one fast handler in one Lua call.",
     "inline_batched_total": "Requests the I/O thread ran in a batch: several requests of one inline handler, "
                             "read in one loop iteration, in one Lua call.",

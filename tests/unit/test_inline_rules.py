@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from rover_mt.worker.inline import CLIP_RATIO, KEEP_RATIO, MAX_BODY, MAX_DEMOTIONS, WARMUP, InlineRunner
+from rover_mt.worker.inline import (
+    CLIP_RATIO,
+    IDLE_RATIO,
+    KEEP_RATIO,
+    MAX_BODY,
+    MAX_DEMOTIONS,
+    WARMUP,
+    InlineRunner,
+)
 from rover_mt.worker.runner import GC_EXCUSE
 
 THRESHOLD = 50e-6
@@ -250,3 +258,27 @@ def test_the_cost_of_a_call_is_measured_on_install(status, seconds, cost):
     r.status, r.seconds = status, seconds
     r.install(SimpleNamespace(id=3, bindings=[object()], never_inline=frozenset()), (None, None))
     assert r.call_cost == cost
+
+
+def test_a_handler_over_the_threshold_runs_inline_only_when_idle():
+    r = _runner(cost=10e-6)
+    # Runs as measured: the call's 10 µs plus the handler's own time.
+    for _ in range(WARMUP):
+        r.observe(7, 1, 10e-6 + 5 * THRESHOLD)  # over the threshold, under IDLE_RATIO x it
+        r.observe(7, 2, 10e-6 + 2 * IDLE_RATIO * THRESHOLD)  # over both
+    assert not r.runs_inline(7, 1, None) and r.runs_when_idle(7, 1, None)
+    assert not r.runs_inline(7, 2, None) and not r.runs_when_idle(7, 2, None)
+    # The same limits as inline runs: bodies, generations, demotions.
+    assert not r.runs_when_idle(7, 1, b"x" * (MAX_BODY + 1))
+    assert not r.runs_when_idle(8, 1, None)
+    r._judge(req(1), 1.0, 1)  # a run of a second on the I/O thread
+    assert not r.runs_when_idle(7, 1, None)
+
+
+def test_a_handler_needs_its_warmup_runs_to_run_inline_when_idle():
+    r = _runner()
+    for i in range(WARMUP - 1):
+        r.observe(7, 1, 5 * THRESHOLD)
+        assert not r.runs_when_idle(7, 1, None), i
+    r.observe(7, 1, 5 * THRESHOLD)
+    assert r.runs_when_idle(7, 1, None)
