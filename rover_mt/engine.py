@@ -291,7 +291,7 @@ class Engine:
         self._last_owner = owner
         inline = self.inline
         if inline is not None and (inline.runs_inline(gen.id, hid, body)
-                                   or self._inline_while_idle(gen.id, hid, body, lone, started)):
+                                   or self._inline_while_idle(inline, gen.id, hid, body, lone, started)):
             # Held for this thread's own runtime until the end of this loop
             # iteration: the requests one poll brings in then run in one Lua
             # call per handler, as batches do on the workers, instead of one
@@ -303,11 +303,11 @@ class Engine:
             return None
         return self.submit(req)
 
-    def _inline_while_idle(self, gid: int, hid: int, body: bytes | None, lone: bool,
-                           started: float) -> bool:
+    def _inline_while_idle(self, inline: Any, gid: int, hid: int, body: bytes | None,
+                           lone: bool, started: float) -> bool:
         """Whether a request whose handler is too slow to run inline always
         should run inline now: the server is otherwise idle, and the handler
-        is fast enough for that (InlineRunner.runs_when_idle). Counts the
+        is fast enough for that (InlineRunner.runs_inline with `idle`). Counts the
         requests it says yes to.
 
         Idle: nothing else is held for this thread, waits for a worker or runs
@@ -321,8 +321,7 @@ class Engine:
             return False
         if not lone and started - self._last_end < self.IDLE_GAP:
             return False
-        assert self.inline is not None
-        if not self.inline.runs_when_idle(gid, hid, body):
+        if not inline.runs_inline(gid, hid, body, idle=True):
             return False
         self.io_metrics.inc("inline_idle_total")
         return True

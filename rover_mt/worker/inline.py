@@ -236,13 +236,6 @@ class InlineRunner(LuaRunner):
         ok[hid] = proven and avg <= limit
         self.idle_ok[hid] = proven and self._cost[hid] <= self._idle_limit + self.call_cost
 
-    def runs_when_idle(self, req_generation_id: int, hid: int, body: bytes | None) -> bool:
-        """Whether a request for `hid` should run here when nothing else is
-        waiting for a worker or for this thread (the engine checks that): its
-        handler has proven under IDLE_RATIO x the threshold, not only under it."""
-        return (req_generation_id == self.gen_id and self.idle_ok[hid]
-                and (body is None or len(body) <= MAX_BODY))
-
     def average(self, gid: int, hid: int) -> float | None:
         """Handler `hid`'s moving average in seconds (of its runs as measured,
         not clipped), once it has WARMUP runs since it last qualified or was
@@ -270,9 +263,12 @@ class InlineRunner(LuaRunner):
             + ("from now on" if final else f"until it is fast again over {self._need[hid]} runs"),
             route=req.route, method=req.method)
 
-    def runs_inline(self, req_generation_id: int, hid: int, body: bytes | None) -> bool:
-        """Whether a request for `hid` should run here now."""
-        return (req_generation_id == self.gen_id and self.ok[hid]
+    def runs_inline(self, req_generation_id: int, hid: int, body: bytes | None,
+                    idle: bool = False) -> bool:
+        """Whether a request for `hid` should run here now; with `idle`, when
+        nothing else waits for a worker or for this thread (the engine checks
+        that), which a handler proven under IDLE_RATIO x the threshold may too."""
+        return (req_generation_id == self.gen_id and (self.idle_ok if idle else self.ok)[hid]
                 and (body is None or len(body) <= MAX_BODY))
 
     def _judge(self, req: Request, seconds: float | None, batch: int) -> None:

@@ -266,19 +266,19 @@ def test_a_handler_over_the_threshold_runs_inline_only_when_idle():
     for _ in range(WARMUP):
         r.observe(7, 1, 10e-6 + 5 * THRESHOLD)  # over the threshold, under IDLE_RATIO x it
         r.observe(7, 2, 10e-6 + 2 * IDLE_RATIO * THRESHOLD)  # over both
-    assert not r.runs_inline(7, 1, None) and r.runs_when_idle(7, 1, None)
-    assert not r.runs_inline(7, 2, None) and not r.runs_when_idle(7, 2, None)
+    assert not r.runs_inline(7, 1, None) and r.runs_inline(7, 1, None, idle=True)
+    assert not r.runs_inline(7, 2, None) and not r.runs_inline(7, 2, None, idle=True)
     # The same limits as inline runs: bodies, generations, demotions.
-    assert not r.runs_when_idle(7, 1, b"x" * (MAX_BODY + 1))
-    assert not r.runs_when_idle(8, 1, None)
+    assert not r.runs_inline(7, 1, b"x" * (MAX_BODY + 1), idle=True)
+    assert not r.runs_inline(8, 1, None, idle=True)
     r._judge(req(1), 1.0, 1)  # a run of a second on the I/O thread
-    assert not r.runs_when_idle(7, 1, None)
+    assert not r.runs_inline(7, 1, None, idle=True)
 
 
 def test_a_handler_needs_its_warmup_runs_to_run_inline_when_idle():
     r = _runner()
     for i in range(WARMUP - 1):
         r.observe(7, 1, 5 * THRESHOLD)
-        assert not r.runs_when_idle(7, 1, None), i
+        assert not r.runs_inline(7, 1, None, idle=True), i
     r.observe(7, 1, 5 * THRESHOLD)
-    assert r.runs_when_idle(7, 1, None)
+    assert r.runs_inline(7, 1, None, idle=True)
