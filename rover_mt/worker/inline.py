@@ -287,11 +287,16 @@ class InlineRunner(LuaRunner):
 
         Sized by the clipped average, the one that lets the handler run inline:
         the unclipped one still carried a slow first run (a fresh runtime's)
-        32 runs later, which sized batches of 1 for a handler of a few µs."""
+        32 runs later, which sized batches of 1 for a handler of a few µs.
+
+        That average is the handler's own time beyond a call's (:meth:`observe`),
+        so a handler as cheap as the call gets 0, or a value that decays towards
+        0 run after run (down to subnormal floats, whose quotient overflows):
+        full batches for both."""
         avg = self._avg[hid]
-        if avg <= 0.0:
-            return 1
-        return max(1, min(BATCH, int(BATCH_CPU_BUDGET / avg)))
+        if avg * BATCH <= BATCH_CPU_BUDGET:
+            return BATCH
+        return max(1, int(BATCH_CPU_BUDGET / avg))
 
     def run_batch(self, reqs: list[Request]) -> list[Answer]:
         """Run `reqs` (one or more requests of one handler, the installed

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from rover_mt.worker.inline import (
+    BATCH,
+    BATCH_CPU_BUDGET,
     CLIP_RATIO,
     IDLE_RATIO,
     KEEP_RATIO,
@@ -116,6 +118,31 @@ def test_runs_cheaper_than_the_measured_call_count_as_zero():
         runs += 1
         assert runs <= expected
     assert runs == expected
+
+
+def test_batches_are_sized_by_the_handlers_own_time(runner):
+    for _ in range(4 * WARMUP):
+        runner.observe(7, 1, FAST)
+    assert runner.batch_limit(1) == int(BATCH_CPU_BUDGET / FAST)
+    for _ in range(4 * WARMUP):
+        runner.observe(7, 2, 1e-6)
+    assert runner.batch_limit(2) == BATCH
+
+
+def test_a_handler_as_cheap_as_the_call_gets_full_batches():
+    # Its own time is 0 from the first run: once sized batches of 1.
+    r = _runner(cost=100e-6)
+    for _ in range(4 * WARMUP):
+        r.observe(7, 1, 10e-6)
+    assert r.batch_limit(1) == BATCH
+    # One run over the call's cost, then thousands under it: the average decays
+    # through subnormal floats, and the budget divided by one overflowed
+    # (OverflowError in the I/O loop, dropping the requests held for the batch).
+    r.observe(7, 2, 100e-6 + FAST)
+    for _ in range(8000):
+        r.observe(7, 2, 10e-6)
+    assert 0.0 < r._avg[2] < 1e-300
+    assert r.batch_limit(2) == BATCH
 
 
 def test_an_inline_handler_near_the_threshold_stays_inline(runner):
