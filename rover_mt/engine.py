@@ -373,14 +373,38 @@ class Engine:
             else:
                 group.append(req)
         for group in groups.values():
-            limit = inline.batch_limit(group[0].hid)
-            for start in range(0, len(group), limit):
-                reqs = group[start:start + limit]
-                answers = inline.run_batch(reqs)
-                if len(reqs) > 1:
-                    self.io_metrics.inc("inline_batched_total", len(reqs))
-                self.io_metrics.inc("inline_total", len(reqs))
-                self._finish_inline(reqs, answers)
+            try:
+                self._run_inline_group(inline, group)
+            except Exception as exc:  # a bug on our side: answer, never drop
+                self._inline_failed(group, exc)
+
+    def _run_inline_group(self, inline: Any, group: list[Request]) -> None:
+        """Run `group` (requests for one handler) in batches and hand out the answers."""
+        limit = inline.batch_limit(group[0].hid)
+        for start in range(0, len(group), limit):
+            reqs = group[start:start + limit]
+            answers = inline.run_batch(reqs)
+            if len(reqs) > 1:
+                self.io_metrics.inc("inline_batched_total", len(reqs))
+            self.io_metrics.inc("inline_total", len(reqs))
+            self._finish_inline(reqs, answers)
+
+    def _inline_failed(self, group: list[Request], exc: Exception) -> None:
+        """Answer 500 to the requests of `group` still unanswered after an error
+        of our own around their inline run. They are not handed to a worker:
+        their handler may have run already."""
+        self.logger.error(f"internal error running handlers on the I/O thread: {exc!r}",
+                          route=group[0].route, method=group[0].method)
+        for req in group:
+            ticket = req.ticket
+            ticket.request = None
+            if ticket.done:
+                continue
+            result = self._immediate(ticket, req.method, req.path, req.route, 500,
+                                     b"application/json", b'{"error":"Internal Server Error"}',
+                                     None, req.request_id, req.keep_alive, req.head_only,
+                                     req.enqueued, req.client_ip)
+            ticket.owner.on_result(ticket, result)
 
     def _finish_inline(self, reqs: list[Request], answers: list[Any]) -> None:
         """Count and hand out the answers of one inline batch: :meth:`_answer`

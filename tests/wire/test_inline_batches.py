@@ -155,6 +155,41 @@ def test_each_request_of_a_batch_is_counted_and_logged_once(tmp_path: Path):
         assert entry["bytes"] == len(answers[i][2]) and entry["duration_ms"] >= 0
 
 
+def test_an_error_of_ours_around_a_batch_answers_500_and_drops_nothing(tmp_path: Path):
+    """A failure in the engine's own bookkeeping of an inline batch (here: sizing
+    it) answers every request of the batch 500 and logs once; the clients do not
+    wait for their timeouts, and the next requests run inline as before."""
+    app = write_app(tmp_path, APP)
+    stream = io.StringIO()
+    logger = Logger(level="error", fmt="json", stream=stream)
+    with Server(app, port=0, workers=2, logger=logger, **THRESHOLD) as srv:
+        assert until_inline(srv.port, "/item/0")[-1] == 0
+        inline = srv.engine.inline
+        calls = []
+
+        def broken(hid: int) -> int:
+            calls.append(hid)
+            raise OverflowError("cannot convert float infinity to integer")
+
+        inline.batch_limit = broken  # type: ignore[method-assign]
+        try:
+            answers = send_together(srv, [f"/item/{i}" for i in range(CLIENTS)])
+        finally:
+            del inline.batch_limit  # the class's method again
+        assert calls, "the batch did not run inline"
+        for answer in answers:
+            assert answer[0] == 500 and body_of(answer) == {"error": "Internal Server Error"}, answer
+        assert requests_total(srv.port)["500"] == CLIENTS
+        status, body = get(srv.port, "/item/7")
+        assert status == 200 and body == {"id": "7", "worker": 0}, body
+        logger.flush(2)
+    errors = [json.loads(line) for line in stream.getvalue().splitlines()]
+    errors = [r for r in errors if r.get("level") == "error"]
+    assert len(errors) == len(calls), errors
+    assert "running handlers on the I/O thread" in errors[0]["msg"]
+    assert "OverflowError" in errors[0]["msg"] and errors[0]["route"] == "/item/{id}"
+
+
 def requests_total(port: int) -> dict[str, float]:
     """rover_http_requests_total of GET /item/{id}, by status."""
     out = {}
