@@ -113,6 +113,7 @@ class Engine:
             self.selector = ServingSelector(self._shed_pause, self._transport_failed,
                                             self.inbox, self._flush_ready, self._nap)
             loop = asyncio.SelectorEventLoop(self.selector)
+            self.selector.watch_loop(loop)
             self.loop = loop
             asyncio.set_event_loop(loop)
             try:

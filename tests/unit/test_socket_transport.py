@@ -55,6 +55,7 @@ class Rig:
         self.errors: list[BaseException] = []
         self.selector = ServingSelector(lambda: 0.0, self._on_error)
         self.loop = asyncio.SelectorEventLoop(self.selector)
+        self.selector.watch_loop(self.loop)  # as Engine does
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.clients: list[socket.socket] = []
 
@@ -329,3 +330,56 @@ def test_the_socket_stays_open_until_the_worker_send_returns(rig: Rig):
     transport._worker_sent()  # the worker's send returns
     assert sock.fileno() == -1  # closed by the worker's side now
     assert client.recv(16) == b""
+
+
+class Sends:
+    """Stands in for a transport with queued output: `then` runs when it is sent."""
+
+    def __init__(self, then=lambda: None) -> None:
+        self.then = then
+
+    def on_writable(self) -> None:
+        self.then()
+
+
+def timed_select(selector: ServingSelector, timeout: float) -> float:
+    t0 = time.monotonic()
+    selector.select(timeout)
+    return time.monotonic() - t0
+
+
+def test_after_sending_the_poll_blocks_when_nothing_was_scheduled(rig: Rig):
+    proto = Recorder()
+    transport, client = rig.pair(proto)
+    transport.write(b"answer")
+    # Sent, and then the poll waits for the client (which sends nothing here)
+    # for the timeout asyncio chose: no extra non-blocking poll per answer.
+    assert timed_select(rig.selector, 0.2) >= 0.15
+    assert recv_exactly(client, 6) == b"answer"
+
+
+def test_after_sending_the_poll_does_not_block_when_sending_scheduled_work(rig: Rig):
+    # A connection that closes once its output is sent schedules connection_lost.
+    proto = Recorder()
+    transport, client = rig.pair(proto)
+    transport.write(b"bye")
+    transport.close()
+    assert timed_select(rig.selector, 5) < 1
+    assert recv_exactly(client, 3) == b"bye"
+    rig.turn(lambda: "lost" in proto.events)
+    assert proto.events == ["made", "lost"]
+    # A timer set while sending, and output queued while sending (a connection
+    # resuming writes its next answer): both need the loop before any poll blocks.
+    rig.selector.unsent.append(Sends(lambda: rig.loop.call_later(30, lambda: None)))
+    assert timed_select(rig.selector, 5) < 1
+    rig.selector.unsent.append(Sends(lambda: rig.selector.unsent.append(Sends())))
+    assert timed_select(rig.selector, 5) < 1
+
+
+def test_without_the_loop_watched_every_poll_after_a_send_is_non_blocking():
+    selector = ServingSelector(lambda: 0.0, lambda exc, transport: None)
+    try:
+        selector.unsent.append(Sends())
+        assert timed_select(selector, 5) < 1
+    finally:
+        selector.close()
