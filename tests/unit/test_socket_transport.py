@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from rover_mt.inbox import AnswerInbox
 from rover_mt.net.selector import ServingSelector
 from rover_mt.net.transport import SocketTransport
 
@@ -383,3 +384,20 @@ def test_without_the_loop_watched_every_poll_after_a_send_is_non_blocking():
         assert timed_select(selector, 5) < 1
     finally:
         selector.close()
+
+
+def test_no_nap_right_after_a_send():
+    # The nap (Engine._nap: the workers have plenty queued) comes before a poll
+    # that would block, but not in a loop iteration that sent answers: before
+    # such a poll blocked, it did not nap, and napping there read W5's requests
+    # later.
+    selector = ServingSelector(lambda: 0.0, lambda exc, transport: None,
+                               inbox=AnswerInbox(lambda: None), nap_for=lambda: 0.3)
+    loop = asyncio.SelectorEventLoop(selector)
+    try:
+        selector.watch_loop(loop)
+        assert timed_select(selector, 0.01) >= 0.25  # nothing sent: it naps
+        selector.unsent.append(Sends())
+        assert timed_select(selector, 0.01) < 0.2  # sent: it polls (and blocks) at once
+    finally:
+        loop.close()
