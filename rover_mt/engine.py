@@ -29,7 +29,7 @@ from .observe.logger import Logger
 from .os_thread import name_os_thread
 from .request import Request, Ticket
 from .routing import MatchKind
-from .worker.compose import compose, shed_response
+from .worker.compose import INTERNAL_ERROR_BODY, compose, shed_response
 from .worker.inline import InlineRunner
 from .worker.pool import BATCH, WorkerPool
 from .worker.shared_store import SharedStore
@@ -402,7 +402,7 @@ class Engine:
             if ticket.done:
                 continue
             result = self._immediate(ticket, req.method, req.path, req.route, 500,
-                                     b"application/json", b'{"error":"Internal Server Error"}',
+                                     b"application/json", INTERNAL_ERROR_BODY,
                                      None, req.request_id, req.keep_alive, req.head_only,
                                      req.enqueued, req.client_ip)
             ticket.owner.on_result(ticket, result)

@@ -57,6 +57,11 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
         if ready is not None and timers is not None:
             self._loop_queues = (ready, timers)
 
+    def _queue_marks(self) -> tuple[int, int] | None:
+        """How many callbacks and timers the watched loop holds (None: not watched)."""
+        queues = self._loop_queues
+        return None if queues is None else (len(queues[0]), len(queues[1]))
+
     def flush(self, start: int = 0) -> bool:
         """Send the output every connection queued since the last flush, or only
         that of the transports queued after the first `start` (the rest keeps its
@@ -119,17 +124,10 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
         # loop iteration, 5% of its rate (docs/architecture.md, "The I/O thread").
         # But no nap right after a send, as when that poll was non-blocking:
         # napping then read W5's requests later (p50 +0.25 ms, p99 +4%).
-        queues = self._loop_queues
-        if queues is None:
-            sent = self.flush()
-            if sent:
-                timeout = 0
-        else:
-            ready, timers = queues
-            callbacks, scheduled = len(ready), len(timers)
-            sent = self.flush()
-            if sent and (self.unsent or len(ready) != callbacks or len(timers) != scheduled):
-                timeout = 0
+        marks = self._queue_marks()
+        sent = self.flush()
+        if sent and (marks is None or self.unsent or self._queue_marks() != marks):
+            timeout = 0
         pause = self._pause_for()
         if pause > 0 and self._pause(pause):
             timeout = 0  # as above: what it sent may have scheduled callbacks

@@ -39,6 +39,8 @@ class DateHeader:
 
 
 SHED_BODY = b'{"error":"Server overloaded"}'
+#: The body of a 500 for an error of rover-mt's own, never the handler's.
+INTERNAL_ERROR_BODY = b'{"error":"Internal Server Error"}'
 
 
 def shed_response(*, request_id: bytes, date: bytes, keep_alive: bool,

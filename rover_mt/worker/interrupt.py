@@ -135,12 +135,15 @@ class WorkerInterrupt:
         `batch` (Requests), the handlers of a whole batch in one Lua call. Python
         cannot tell which request of a batch runs, so an interrupt of any of them
         arms the hook for the batch, and the Lua hook asks :meth:`_should_stop`
-        whether the request it caught is one that must stop."""
+        whether the request it caught is one that must stop. A batch of one is
+        a lone request: only it can have armed the hook, so the hook stops it
+        without asking (and no set of tickets is built: for a lone client every
+        inline request is a batch of one, and the set cost it 2 µs of 40)."""
         with self._lock:
             self._token = token
             self._runtime = runtime
             self.armed = False
-            if batch is not None:
+            if batch is not None and len(batch) > 1:
                 self._batch = batch
                 self._batch_tokens = frozenset(r.ticket for r in batch)
 

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from ..request import Request
-from .compose import compose
+from .compose import INTERNAL_ERROR_BODY, compose
 from .interrupt import RuntimeHook, WorkerInterrupt
 from .runtime import eager_body
 
@@ -115,7 +115,7 @@ class LuaRunner:
 
     def _internal_answer(self, req: Request, exc: Exception) -> Answer:
         # A bug on our side, never the handler's.
-        return self._python_answer(req, 500, b'{"error":"Internal Server Error"}',
+        return self._python_answer(req, 500, INTERNAL_ERROR_BODY,
                                    f"internal error running handler: {exc!r}")
 
     def _log_error(self, req: Request, answer: Answer) -> None:
@@ -178,12 +178,8 @@ class LuaRunner:
         first = reqs[0]
         # The watchdog looks at the first request: every request of a batch has
         # the same handler, so the same timeout, and the first the earliest deadline.
-        # A batch of one is bracketed as a lone request (the Lua hook then stops
-        # the request it catches without asking): the batch's set of tickets cost
-        # a lone client 2 µs of the I/O thread's 40 per request.
         self.current = first
-        interrupt.begin(first.ticket, self.hooks.get(first.generation.id),
-                        tuple(reqs) if len(reqs) > 1 else None)
+        interrupt.begin(first.ticket, self.hooks.get(first.generation.id), tuple(reqs))
         pool = self.pool
         try:
             closing = pool.closing
