@@ -124,10 +124,12 @@ class ServingSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-typ
         # loop iteration, 5% of its rate (docs/architecture.md, "The I/O thread").
         # But no nap right after a send, as when that poll was non-blocking:
         # napping then read W5's requests later (p50 +0.25 ms, p99 +4%).
-        marks = self._queue_marks()
-        sent = self.flush()
-        if sent and (marks is None or self.unsent or self._queue_marks() != marks):
-            timeout = 0
+        sent = bool(self.unsent)
+        if sent:
+            marks = self._queue_marks()
+            self.flush()
+            if marks is None or self.unsent or self._queue_marks() != marks:
+                timeout = 0
         pause = self._pause_for()
         if pause > 0 and self._pause(pause):
             timeout = 0  # as above: what it sent may have scheduled callbacks

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..os_thread import name_os_thread
 from ..request import Request, Ticket
-from .runner import Answer, LuaRunner
+from .runner import Answer, LuaRunner, batch_size
 
 WARMUP = 32  # runs a handler needs, on average under the threshold, to go inline
 MAX_DEMOTIONS = 3  # demotions a handler may come back from; the next one is final
@@ -291,12 +291,8 @@ class InlineRunner(LuaRunner):
 
         That average is the handler's own time beyond a call's (:meth:`observe`),
         so a handler as cheap as the call gets 0, or a value that decays towards
-        0 run after run (down to subnormal floats, whose quotient overflows):
-        full batches for both."""
-        avg = self._avg[hid]
-        if avg * BATCH <= BATCH_CPU_BUDGET:
-            return BATCH
-        return max(1, int(BATCH_CPU_BUDGET / avg))
+        0 run after run (down to subnormal floats): full batches for both."""
+        return batch_size(self._avg[hid], BATCH, BATCH_CPU_BUDGET)
 
     def run_batch(self, reqs: list[Request]) -> list[Answer]:
         """Run `reqs` (one or more requests of one handler, the installed

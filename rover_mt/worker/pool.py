@@ -25,7 +25,7 @@ from typing import Any
 from ..request import Request, request_field
 from .compose import DateHeader, shed_response
 from ..os_thread import name_os_thread
-from .runner import LuaRunner
+from .runner import LuaRunner, batch_size
 
 BATCH = 16
 # Batches run several requests in one Lua call (docs/architecture.md, "Where the
@@ -127,7 +127,7 @@ class Worker(LuaRunner):
         avg = self.pool.handler_average(first)
         if avg is None or avg > BATCH_HANDLER_MAX:
             return [first]
-        limit = min(BATCH, int(BATCH_CPU_BUDGET / max(avg, 1e-6)))
+        limit = batch_size(avg, BATCH, BATCH_CPU_BUDGET)
         batch = [first]
         with self._lock:
             backlog = self.backlog

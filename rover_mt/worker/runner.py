@@ -44,6 +44,16 @@ def _cpu_spent(epoch: tuple[int, int], t0: float) -> float | None:
 Answer = tuple[int, bytes, int, Any, Any]
 
 
+def batch_size(average: float, most: int, budget: float) -> int:
+    """How many runs of a handler averaging `average` seconds share one Lua
+    call: as many as fit `budget` seconds of CPU, between 1 and `most`. Any
+    average of at most budget / most gets `most`, 0 and subnormal floats too
+    (the budget divided by one of those overflows int())."""
+    if average * most <= budget:
+        return most
+    return max(1, int(budget / average))
+
+
 class LuaRunner:
     """Lua runtimes (one per live app generation) and how to run a handler on them."""
 
